@@ -1,0 +1,112 @@
+/**
+ * Composes one running Skiff: config → store → domain services → CRI server + admin API.
+ * `main.ts` owns the process (signals, exit codes); this owns the parts and their order.
+ */
+import { adminTokenFile, type Config, databaseFile, parseHostPort } from "./core/config.ts";
+import { logger } from "./core/log.ts";
+import { MetricsRegistry } from "./core/metrics.ts";
+import { CriServer } from "./cri/server.ts";
+import type { CriHandlers } from "./cri/handler.ts";
+import { runtimeInfoHandlers } from "./cri/handlers/runtime_info.ts";
+import { Store } from "./store/mod.ts";
+import { networkReadiness, PodCidr } from "./network/mod.ts";
+import { runtimeReadiness } from "./runtime/mod.ts";
+import { createAdminApp, loadOrCreateToken } from "./admin/mod.ts";
+
+export interface Daemon {
+  config: Config;
+  cri: CriServer;
+  store: Store;
+  metrics: MetricsRegistry;
+  /** host:port the admin API listens on, or null when disabled. */
+  adminAddress: string | null;
+  stop(graceMs?: number): Promise<void>;
+}
+
+export async function startDaemon(config: Config): Promise<Daemon> {
+  const log = logger("skiff");
+  await Deno.mkdir(config.root_dir, { recursive: true, mode: 0o711 });
+  await Deno.mkdir(config.state_dir, { recursive: true, mode: 0o711 });
+
+  const metrics = new MetricsRegistry();
+  const store = new Store(databaseFile(config));
+  const podCidr = new PodCidr();
+  const cleanups: (() => Promise<void> | void)[] = [() => store.close()];
+
+  const handlers: CriHandlers = {
+    ...runtimeInfoHandlers({
+      config: () => config,
+      network: () => networkReadiness(config),
+      runtime: () => runtimeReadiness(config),
+      podCidr,
+      log: log.child("cri"),
+    }),
+  };
+
+  const cri = new CriServer({ socket: config.socket, handlers, metrics, log: log.child("cri") });
+  let serving = false;
+  try {
+    await cri.start();
+    serving = true;
+
+    let adminAddress: string | null = null;
+    if (config.admin.address) {
+      const token = await loadOrCreateToken(adminTokenFile(config));
+      const app = createAdminApp({
+        metrics,
+        token,
+        metricsRequireToken: config.admin.metrics_require_token,
+        ready: () => {
+          const rt = runtimeReadiness(config);
+          return {
+            ready: serving && rt.ready,
+            checks: {
+              cri: { ok: serving, message: serving ? "" : "CRI server is not serving" },
+              runtime: { ok: rt.ready, message: rt.message },
+            },
+          };
+        },
+      });
+      const hp = parseHostPort(config.admin.address)!;
+      const ac = new AbortController();
+      const listening = Promise.withResolvers<Deno.NetAddr>();
+      const srv = Deno.serve({
+        hostname: hp.hostname,
+        port: hp.port,
+        signal: ac.signal,
+        onListen: (addr) => listening.resolve(addr as Deno.NetAddr),
+        ...(config.admin.tls_cert
+          ? {
+            cert: await Deno.readTextFile(config.admin.tls_cert),
+            key: await Deno.readTextFile(config.admin.tls_key),
+          }
+          : {}),
+      }, app.fetch);
+      const addr = await listening.promise;
+      adminAddress = `${addr.hostname}:${addr.port}`;
+      log.info("admin API listening", { address: adminAddress });
+      cleanups.push(async () => {
+        ac.abort();
+        await srv.finished.catch(() => {});
+      });
+    }
+
+    return {
+      config,
+      cri,
+      store,
+      metrics,
+      adminAddress,
+      async stop(graceMs = config.shutdown_grace_seconds * 1000) {
+        serving = false;
+        await cri.stop(graceMs);
+        for (const c of cleanups.reverse()) await c();
+        log.info("stopped");
+      },
+    };
+  } catch (err) {
+    if (serving) await cri.stop(0);
+    for (const c of cleanups.reverse()) await c();
+    throw err;
+  }
+}

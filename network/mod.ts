@@ -1,0 +1,3 @@
+/** Pod networking: public surface of network/. */
+export { listCniConfigFiles, type NetworkReadiness, networkReadiness } from "./readiness.ts";
+export { PodCidr } from "./pod_cidr.ts";

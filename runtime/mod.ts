@@ -1,0 +1,2 @@
+/** Pods and containers: public surface of runtime/. */
+export { findBinary, type RuntimeReadiness, runtimeReadiness } from "./binaries.ts";
