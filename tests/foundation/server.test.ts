@@ -53,13 +53,13 @@ Deno.test("server: every RPC without a handler answers UNIMPLEMENTED naming it",
     for (const method of all) {
       let err: CriCallError;
       if (method.startsWith("Stream") || method === "GetContainerEvents") {
-        // deno-lint-ignore no-explicit-any
+        // The cast only picks the message types; the method name sent is the real one.
+        const stream = client.stream(method as "StreamImages");
         err = await codeOf((async () => {
-          for await (const _ of client.stream(method as any)) { /* */ }
+          for await (const _ of stream) { /* drain */ }
         })());
       } else {
-        // deno-lint-ignore no-explicit-any
-        err = await codeOf(client.call(method as any));
+        err = await codeOf(client.call(method as "Version"));
       }
       assert.equal(err.codeName, "UNIMPLEMENTED", method);
       assert.ok(err.details.includes(method), `${method}: ${err.details}`);
