@@ -11,7 +11,7 @@ import { runtimeInfoHandlers } from "./cri/handlers/runtime_info.ts";
 import { Store } from "./store/mod.ts";
 import { networkReadiness, PodCidr } from "./network/mod.ts";
 import { runtimeReadiness } from "./runtime/mod.ts";
-import { createAdminApp, loadOrCreateToken } from "./admin/mod.ts";
+import { createAdminApp, FileAuditLog, loadOrCreateToken } from "./admin/mod.ts";
 
 export interface Daemon {
   config: Config;
@@ -56,6 +56,11 @@ export async function startDaemon(config: Config): Promise<Daemon> {
         metrics,
         token,
         metricsRequireToken: config.admin.metrics_require_token,
+        // The admin API is a second front door onto the same CRI handlers.
+        handlers,
+        corsOrigins: config.admin.cors_origins,
+        audit: FileAuditLog.forConfig(config, log.child("admin")),
+        log: log.child("admin"),
         ready: () => {
           const rt = runtimeReadiness(config);
           return {

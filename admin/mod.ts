@@ -1,3 +1,12 @@
 /** Admin API: public surface of admin/. */
-export { type AdminDeps, createAdminApp, hasValidToken } from "./app.ts";
+export {
+  type AdminDeps,
+  createAdminApp,
+  DEFAULT_MAX_BODY_BYTES,
+  hasValidToken,
+  WS_TOKEN_PROTOCOL_PREFIX,
+} from "./app.ts";
+export type { PullProgressEvent, PullProgressSource } from "./api.ts";
+export { type AuditEntry, type AuditSink, FileAuditLog } from "./audit.ts";
+export { LocalCri } from "./local_cri.ts";
 export { loadOrCreateToken } from "./token.ts";
