@@ -8,6 +8,8 @@ import { MetricsRegistry } from "./core/metrics.ts";
 import { CriServer } from "./cri/server.ts";
 import type { CriHandlers } from "./cri/handler.ts";
 import { runtimeInfoHandlers } from "./cri/handlers/runtime_info.ts";
+import { sandboxHandlers } from "./cri/handlers/sandbox.ts";
+import { SandboxService } from "./runtime/mod.ts";
 import { Store } from "./store/mod.ts";
 import { networkReadiness, PodCidr } from "./network/mod.ts";
 import { runtimeReadiness } from "./runtime/mod.ts";
@@ -32,6 +34,9 @@ export async function startDaemon(config: Config): Promise<Daemon> {
   const store = new Store(databaseFile(config));
   const podCidr = new PodCidr();
   const cleanups: (() => Promise<void> | void)[] = [() => store.close()];
+  // Pod sandboxes: recovered from the store (and half-made ones undone) before serving.
+  const sandboxes = new SandboxService({ config, store, podCidr });
+  await sandboxes.recover();
 
   const handlers: CriHandlers = {
     ...runtimeInfoHandlers({
@@ -41,6 +46,7 @@ export async function startDaemon(config: Config): Promise<Daemon> {
       podCidr,
       log: log.child("cri"),
     }),
+    ...sandboxHandlers(sandboxes),
   };
 
   const cri = new CriServer({ socket: config.socket, handlers, metrics, log: log.child("cri") });

@@ -1,0 +1,697 @@
+/**
+ * Pod sandboxes without a pause process: a sandbox is a set of pinned namespaces (net, ipc,
+ * uts) under `<state_dir>/ns/`, the pod's files (resolv.conf, hosts, hostname, a /dev/shm
+ * tmpfs) under `<state_dir>/sandboxes/<id>/`, a CNI attachment, and a record in the store.
+ * Only a pod that shares one PID namespace gets an infra process.
+ *
+ * Every step is recorded before it is taken (`phase: "creating"`), so a crash half-way is
+ * undone at the next start; every failure undoes what the call made before throwing.
+ */
+import { cniCacheDir, type Config } from "../core/config.ts";
+import {
+  AlreadyExistsError,
+  errorMessage,
+  InternalError,
+  InvalidArgumentError,
+  NotFoundError,
+} from "../core/errors.ts";
+import { logger } from "../core/log.ts";
+import type { Store } from "../store/mod.ts";
+import type { PodSandboxConfig, PodSandboxState } from "../cri/types.ts";
+import {
+  type CniAttachment,
+  type CniCapabilityArgs,
+  type CniNetworkConfig,
+  CniRuntime,
+  defaultBridgeNetwork,
+  loadNetworkConfig,
+  LOOPBACK_NETWORK,
+  resultIps,
+} from "../network/cni.ts";
+import {
+  isPinned,
+  pinNamespaces,
+  type PinnedNamespaces,
+  prepareNamespaceDir,
+  runInNamespaces,
+  unpinNamespaces,
+} from "../network/netns.ts";
+import { hostsFile, resolvConf, writeFileAtomic } from "../network/pod_files.ts";
+import type { PodCidr } from "../network/pod_cidr.ts";
+import type {
+  NamespaceMode,
+  PodContainers,
+  SandboxForContainer,
+  SandboxProvider,
+} from "./contracts.ts";
+import {
+  infraAlive,
+  type InfraProcess,
+  pidNamespacePath,
+  startInfra,
+  stopInfra,
+} from "./sandbox_infra.ts";
+import { normalizeSysctlName, validateSysctls } from "./sandbox_sysctls.ts";
+import { isMounted, mountTmpfs, unmountAll } from "./linux/mounts.ts";
+
+const log = logger("sandbox");
+
+/** Size of a pod's /dev/shm, as Docker and containerd default it. */
+const SHM_OPTIONS = "nosuid,nodev,noexec,mode=1777,size=65536k";
+
+export type SandboxPhase = "creating" | "ready" | "notready";
+
+/** The persisted record of a sandbox (collection "sandboxes"). */
+export interface SandboxRecord {
+  id: string;
+  name: string;
+  namespace: string;
+  uid: string;
+  attempt: number;
+  phase: SandboxPhase;
+  /** ms since the epoch */
+  createdAt: number;
+  runtimeHandler: string;
+  config: PodSandboxConfig;
+  namespaceModes: { network: NamespaceMode; pid: NamespaceMode; ipc: NamespaceMode };
+  hostname: string;
+  dir: string;
+  ns: PinnedNamespaces;
+  shmPath: string | null;
+  resolvConfPath: string;
+  hostsPath: string;
+  hostnamePath: string;
+  cgroupParent: string;
+  logDirectory: string;
+  sysctls: Record<string, string>;
+  /** The network the pod was attached to, kept so DEL uses the same config. */
+  network: CniNetworkConfig | null;
+  networkSource: string;
+  /** Set before CNI ADD starts, cleared after DEL succeeds: whether DEL is owed. */
+  networkAttached: boolean;
+  capabilityArgs: CniCapabilityArgs;
+  ips: string[];
+  infra: InfraProcess | null;
+}
+
+export interface SandboxFilter {
+  id?: string;
+  state?: PodSandboxState;
+  labelSelector?: Record<string, string>;
+}
+
+export interface SandboxServiceOptions {
+  config: Config;
+  store: Store;
+  podCidr?: PodCidr;
+}
+
+function randomId(): string {
+  return Array.from(
+    crypto.getRandomValues(new Uint8Array(32)),
+    (b) => b.toString(16).padStart(2, "0"),
+  ).join("");
+}
+
+/** Serializes operations per key; different keys run concurrently. */
+class KeyedLock {
+  private readonly tails = new Map<string, Promise<unknown>>();
+  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.tails.get(key) ?? Promise.resolve();
+    const next = prev.catch(() => {}).then(fn);
+    this.tails.set(key, next);
+    try {
+      return await next;
+    } finally {
+      if (this.tails.get(key) === next) this.tails.delete(key);
+    }
+  }
+}
+
+export class SandboxService implements SandboxProvider {
+  private readonly config: Config;
+  private readonly records;
+  private readonly cni: CniRuntime;
+  private readonly byName = new Map<string, string>();
+  private readonly lock = new KeyedLock();
+  private podContainers: PodContainers | null = null;
+  private readonly podCidr?: PodCidr;
+
+  constructor(opts: SandboxServiceOptions) {
+    this.config = opts.config;
+    this.records = opts.store.collection<SandboxRecord>("sandboxes");
+    this.podCidr = opts.podCidr;
+    this.cni = new CniRuntime({
+      binDirs: opts.config.network.cni_bin_dirs,
+      cacheDir: cniCacheDir(opts.config),
+      timeoutMs: opts.config.network.plugin_timeout_seconds * 1000,
+    });
+  }
+
+  /** The container service, once it exists; stop/remove skip containers until then. */
+  setPodContainers(pc: PodContainers | null): void {
+    this.podContainers = pc;
+  }
+
+  get nsDir(): string {
+    return `${this.config.state_dir}/ns`;
+  }
+  get sandboxesDir(): string {
+    return `${this.config.state_dir}/sandboxes`;
+  }
+  get ipamDataDir(): string {
+    return `${this.config.root_dir}/cni/networks`;
+  }
+
+  builtInNetwork(): CniNetworkConfig | null {
+    if (this.config.network.default !== "bridge") return null;
+    return defaultBridgeNetwork({
+      bridgeName: this.config.network.bridge_name,
+      subnet: this.config.network.subnet,
+      ipamDataDir: this.ipamDataDir,
+    });
+  }
+
+  // -------------------------------------------------------------------------------------
+  // SandboxProvider
+
+  getSandbox(id: string): SandboxForContainer | undefined {
+    const r = this.records.get(id);
+    if (!r || r.phase === "creating") return undefined;
+    return toSandboxForContainer(r);
+  }
+
+  /** The record, by full ID or unique ID prefix. */
+  find(idOrPrefix: string): SandboxRecord | undefined {
+    if (!idOrPrefix) return undefined;
+    const exact = this.records.get(idOrPrefix);
+    if (exact) return exact;
+    const matches = this.records.list().filter((r) => r.id.startsWith(idOrPrefix));
+    return matches.length === 1 ? matches[0] : undefined;
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Run
+
+  async run(config: PodSandboxConfig, runtimeHandler: string): Promise<SandboxRecord> {
+    const md = config.metadata;
+    const missing = (["name", "namespace", "uid"] as const).filter((k) => !md?.[k]);
+    if (!md || missing.length) {
+      throw new InvalidArgumentError(
+        `pod sandbox metadata must set ${missing.join(", ") || "name, namespace, uid"}`,
+      );
+    }
+    const handler = runtimeHandler || this.config.runtime.default_handler;
+    if (!this.config.runtime.handlers[handler]) {
+      throw new InvalidArgumentError(
+        `unknown runtime handler "${handler}"; configured handlers: ${
+          Object.keys(this.config.runtime.handlers).join(", ")
+        }`,
+      );
+    }
+    const nsOpts = config.linux?.security_context?.namespace_options;
+    const modes = {
+      network: nsOpts?.network ?? "POD",
+      pid: nsOpts?.pid ?? "POD",
+      ipc: nsOpts?.ipc ?? "POD",
+    } as const;
+    const hostNetwork = modes.network === "NODE";
+    const hostIpc = modes.ipc === "NODE";
+    const sysctls: Record<string, string> = {};
+    for (const [k, v] of Object.entries(config.linux?.sysctls ?? {})) {
+      sysctls[normalizeSysctlName(k)] = v;
+    }
+    validateSysctls(sysctls, { hostNetwork, hostIpc });
+    const resolvText = resolvConf(config.dns_config);
+
+    const attempt = md.attempt ?? 0;
+    const nameKey = `${md.name}_${md.namespace}_${md.uid}_${attempt}`;
+    const holder = this.byName.get(nameKey);
+    if (holder) {
+      throw new AlreadyExistsError(
+        `pod sandbox name "${nameKey}" is already used by sandbox ${holder}; remove it first ` +
+          `or use another attempt number`,
+      );
+    }
+    const id = randomId();
+    this.byName.set(nameKey, id);
+    const hostname = hostNetwork ? Deno.hostname() : (config.hostname || md.name).slice(0, 63);
+    const dir = `${this.sandboxesDir}/${id}`;
+    const rec: SandboxRecord = {
+      id,
+      name: md.name,
+      namespace: md.namespace,
+      uid: md.uid,
+      attempt,
+      phase: "creating",
+      createdAt: Date.now(),
+      runtimeHandler: handler,
+      config,
+      namespaceModes: modes,
+      hostname,
+      dir,
+      ns: { net: null, ipc: null, uts: null },
+      shmPath: null,
+      resolvConfPath: `${dir}/resolv.conf`,
+      hostsPath: `${dir}/hosts`,
+      hostnamePath: `${dir}/hostname`,
+      cgroupParent: config.linux?.cgroup_parent ?? "",
+      logDirectory: config.log_directory ?? "",
+      sysctls,
+      network: null,
+      networkSource: "",
+      networkAttached: false,
+      capabilityArgs: {},
+      ips: [],
+      infra: null,
+    };
+    const started = performance.now();
+    try {
+      return await this.lock.run(id, async () => {
+        // Recorded first: if Skiff dies from here on, start-up recovery undoes the rest.
+        this.save(rec);
+        await this.create(rec, { hostNetwork, hostIpc, resolvText });
+        rec.phase = "ready";
+        this.save(rec);
+        log.info("pod sandbox ready", {
+          id,
+          pod: `${md.namespace}/${md.name}`,
+          ips: rec.ips.join(","),
+          ms: Math.round(performance.now() - started),
+        });
+        return rec;
+      });
+    } catch (err) {
+      log.warn("pod sandbox creation failed; undoing", { id, error: errorMessage(err) });
+      await this.lock.run(id, () => this.destroy(rec)).catch((e) =>
+        log.error("undo of failed pod sandbox left resources", { id, error: errorMessage(e) })
+      );
+      // The name is free again even if the undo failed: the leftover record is invisible
+      // (phase "creating") and the next start finishes the cleanup.
+      this.releaseName(rec);
+      throw err;
+    }
+  }
+
+  private async create(
+    rec: SandboxRecord,
+    o: { hostNetwork: boolean; hostIpc: boolean; resolvText: string | null },
+  ): Promise<void> {
+    const config = rec.config;
+    // Load and check the network first: a broken CNI config fails before any side effect.
+    if (!o.hostNetwork) {
+      const { config: net, source } = await loadNetworkConfig({
+        confDir: this.config.network.cni_conf_dir,
+        builtIn: this.builtInNetwork(),
+      });
+      this.cni.validate(net);
+      this.cni.validate(LOOPBACK_NETWORK);
+      rec.network = net;
+      rec.networkSource = source;
+    }
+    await Deno.mkdir(rec.dir, { recursive: true, mode: 0o755 });
+    await prepareNamespaceDir(this.nsDir);
+    rec.ns = {
+      net: o.hostNetwork ? null : `${this.nsDir}/${rec.id}-net`,
+      ipc: o.hostIpc ? null : `${this.nsDir}/${rec.id}-ipc`,
+      uts: o.hostNetwork ? null : `${this.nsDir}/${rec.id}-uts`,
+    };
+    this.save(rec);
+    rec.ns = await pinNamespaces(this.nsDir, rec.id, {
+      net: !o.hostNetwork,
+      ipc: !o.hostIpc,
+      uts: !o.hostNetwork,
+    }, rec.hostname);
+
+    if (!o.hostIpc) {
+      rec.shmPath = `${rec.dir}/shm`;
+      this.save(rec);
+      await mountTmpfs(rec.shmPath, SHM_OPTIONS);
+    }
+    await writeFileAtomic(rec.hostnamePath, rec.hostname + "\n");
+    await writeFileAtomic(
+      rec.resolvConfPath,
+      o.resolvText ?? await Deno.readTextFile("/etc/resolv.conf").catch(() => ""),
+    );
+
+    if (Object.keys(rec.sysctls).length) {
+      const r = await runInNamespaces(
+        rec.ns,
+        ["sysctl", "-w", ...Object.entries(rec.sysctls).map(([k, v]) => `${k}=${v}`)],
+      );
+      if (!r.ok) {
+        throw new InvalidArgumentError(`cannot apply the pod's sysctls: ${r.text}`);
+      }
+    }
+
+    if (rec.network && rec.ns.net) {
+      rec.capabilityArgs = this.capabilityArgs(config);
+      rec.networkAttached = true;
+      this.save(rec);
+      await this.cni.add(LOOPBACK_NETWORK, this.attachment(rec, "lo"));
+      const result = await this.cni.add(rec.network, this.attachment(rec, "eth0"));
+      rec.ips = resultIps(result);
+      this.save(rec);
+    }
+    await writeFileAtomic(
+      rec.hostsPath,
+      o.hostNetwork
+        ? await Deno.readTextFile("/etc/hosts").catch(() => hostsFile(rec.hostname, []))
+        : hostsFile(rec.hostname, rec.ips),
+    );
+
+    if (rec.namespaceModes.pid === "POD") {
+      rec.infra = await startInfra(rec.ns);
+      this.save(rec);
+    }
+  }
+
+  private capabilityArgs(config: PodSandboxConfig): CniCapabilityArgs {
+    const caps: CniCapabilityArgs = {};
+    const ports = (config.port_mappings ?? []).filter((p) => p.host_port > 0);
+    if (ports.length) {
+      caps.portMappings = ports.map((p) => ({
+        hostPort: p.host_port,
+        containerPort: p.container_port,
+        protocol: (p.protocol ?? "TCP").toLowerCase(),
+        ...(p.host_ip ? { hostIP: p.host_ip } : {}),
+      }));
+    }
+    const dns = config.dns_config;
+    if (dns && (dns.servers?.length || dns.searches?.length || dns.options?.length)) {
+      caps.dns = {
+        servers: dns.servers ?? [],
+        searches: dns.searches ?? [],
+        options: dns.options ?? [],
+      };
+    }
+    const ingress = parseBandwidth(config.annotations?.["kubernetes.io/ingress-bandwidth"]);
+    const egress = parseBandwidth(config.annotations?.["kubernetes.io/egress-bandwidth"]);
+    if (ingress !== null || egress !== null) {
+      // As containerd: a burst as large as the plugin takes, so the rate is what limits.
+      caps.bandwidth = {
+        ...(ingress !== null ? { ingressRate: ingress, ingressBurst: 2147483647 } : {}),
+        ...(egress !== null ? { egressRate: egress, egressBurst: 2147483647 } : {}),
+      };
+    }
+    const cidrs = this.podCidr?.get() ?? [];
+    if (cidrs.length) caps.ipRanges = cidrs.map((subnet) => [{ subnet }]);
+    return caps;
+  }
+
+  private attachment(rec: SandboxRecord, ifName: string): CniAttachment {
+    return {
+      containerId: rec.id,
+      netnsPath: rec.ns.net ?? "",
+      ifName,
+      args: [
+        ["IgnoreUnknown", "1"],
+        ["K8S_POD_NAMESPACE", rec.namespace],
+        ["K8S_POD_NAME", rec.name],
+        ["K8S_POD_INFRA_CONTAINER_ID", rec.id],
+        ["K8S_POD_UID", rec.uid],
+      ],
+      capabilityArgs: ifName === "lo" ? {} : rec.capabilityArgs,
+    };
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Stop, remove
+
+  /** Idempotent: unknown IDs and stopped sandboxes succeed. */
+  async stop(idOrPrefix: string): Promise<void> {
+    const found = this.find(idOrPrefix);
+    if (!found) return;
+    await this.lock.run(found.id, async () => {
+      const rec = this.records.get(found.id);
+      if (!rec) return;
+      await this.stopLocked(rec);
+    });
+  }
+
+  private async stopLocked(rec: SandboxRecord): Promise<void> {
+    // kubelet has stopped the containers with their grace periods already; what is left
+    // is killed at once, as containerd does.
+    await this.podContainers?.stopPodContainers(rec.id, 0);
+    if (rec.infra) await stopInfra(rec.infra);
+    await this.teardownNetwork(rec);
+    if (rec.phase !== "notready") {
+      rec.phase = "notready";
+      this.save(rec);
+      log.info("pod sandbox stopped", { id: rec.id, pod: `${rec.namespace}/${rec.name}` });
+    }
+  }
+
+  private async teardownNetwork(rec: SandboxRecord): Promise<void> {
+    if (!rec.networkAttached || !rec.network) return;
+    await this.cni.del(rec.network, this.attachment(rec, "eth0"));
+    await this.cni.del(LOOPBACK_NETWORK, this.attachment(rec, "lo")).catch(() => {});
+    rec.networkAttached = false;
+    rec.ips = [];
+    this.save(rec);
+  }
+
+  /** Idempotent: stops if needed, removes containers, unpins namespaces, deletes all. */
+  async remove(idOrPrefix: string): Promise<void> {
+    const found = this.find(idOrPrefix);
+    if (!found) return;
+    await this.lock.run(found.id, async () => {
+      const rec = this.records.get(found.id);
+      if (!rec) return;
+      await this.podContainers?.removePodContainers(rec.id);
+      await this.destroy(rec);
+      log.info("pod sandbox removed", { id: rec.id, pod: `${rec.namespace}/${rec.name}` });
+    });
+  }
+
+  /**
+   * Undoes everything a record says exists, then forgets it. Every step is tried; when one
+   * fails the record is kept (so a later remove or the next start retries) and this throws.
+   */
+  private async destroy(rec: SandboxRecord): Promise<void> {
+    const errors: string[] = [];
+    const step = async (what: string, fn: () => Promise<void>) => {
+      try {
+        await fn();
+      } catch (err) {
+        errors.push(`${what}: ${errorMessage(err)}`);
+      }
+    };
+    if (rec.infra) await step("infra process", () => stopInfra(rec.infra!));
+    await step("network", () => this.teardownNetwork(rec));
+    if (rec.shmPath) await step("/dev/shm", () => unmountAll(rec.shmPath!));
+    await step("namespaces", () => unpinNamespaces(rec.ns));
+    await step("files", () =>
+      Deno.remove(rec.dir, { recursive: true }).catch((e) => {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      }));
+    if (errors.length) {
+      this.save(rec);
+      throw new InternalError(
+        `pod sandbox ${rec.id} could not be fully removed (retry RemovePodSandbox): ${
+          errors.join("; ")
+        }`,
+      );
+    }
+    this.records.delete(rec.id);
+    this.releaseName(rec);
+  }
+
+  private releaseName(rec: SandboxRecord): void {
+    const key = `${rec.name}_${rec.namespace}_${rec.uid}_${rec.attempt}`;
+    if (this.byName.get(key) === rec.id) this.byName.delete(key);
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Status, list
+
+  status(idOrPrefix: string): SandboxRecord {
+    const rec = this.find(idOrPrefix);
+    if (!rec || rec.phase === "creating") {
+      throw new NotFoundError(`pod sandbox ${JSON.stringify(idOrPrefix)} not found`);
+    }
+    return rec;
+  }
+
+  list(filter: SandboxFilter = {}): SandboxRecord[] {
+    let recs = this.records.list().filter((r) => r.phase !== "creating");
+    if (filter.id) {
+      const one = this.find(filter.id);
+      recs = one && one.phase !== "creating" ? [one] : [];
+    }
+    if (filter.state) recs = recs.filter((r) => stateOf(r) === filter.state);
+    const sel = Object.entries(filter.labelSelector ?? {});
+    if (sel.length) {
+      recs = recs.filter((r) => sel.every(([k, v]) => (r.config.labels ?? {})[k] === v));
+    }
+    return recs;
+  }
+
+  /** Everything an operator wants to know, for PodSandboxStatus verbose. */
+  verboseInfo(rec: SandboxRecord): Record<string, unknown> {
+    return {
+      pid: rec.infra?.pid ?? 0,
+      runtimeHandler: rec.runtimeHandler,
+      phase: rec.phase,
+      namespaces: rec.ns,
+      pidNamespace: rec.infra ? pidNamespacePath(rec.infra) : null,
+      shmPath: rec.shmPath,
+      resolvConfPath: rec.resolvConfPath,
+      hostsPath: rec.hostsPath,
+      hostnamePath: rec.hostnamePath,
+      cgroupParent: rec.cgroupParent,
+      network: rec.network ? { name: rec.network.name, source: rec.networkSource } : null,
+      cniCapabilityArgs: rec.capabilityArgs,
+      ips: rec.ips,
+      sysctls: rec.sysctls,
+      config: rec.config,
+    };
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Recovery
+
+  /**
+   * At start: finishes the undo of sandboxes a crash interrupted, rechecks the others'
+   * namespaces and infra processes, and removes leftovers no record owns.
+   */
+  async recover(): Promise<void> {
+    const recs = this.records.list();
+    for (const rec of recs) {
+      if (rec.phase === "creating") {
+        log.warn("cleaning up a pod sandbox whose creation was interrupted", { id: rec.id });
+        await this.destroy(rec).catch((e) =>
+          log.error("cleanup of interrupted pod sandbox failed", {
+            id: rec.id,
+            error: errorMessage(e),
+          })
+        );
+        continue;
+      }
+      this.byName.set(`${rec.name}_${rec.namespace}_${rec.uid}_${rec.attempt}`, rec.id);
+      if (rec.phase !== "ready") continue;
+      const lost: string[] = [];
+      for (const p of [rec.ns.net, rec.ns.ipc, rec.ns.uts]) {
+        if (p && !await isPinned(p)) lost.push(p);
+      }
+      if (rec.shmPath && !await isMounted(rec.shmPath)) lost.push(rec.shmPath);
+      if (rec.infra && !infraAlive(rec.infra)) lost.push(`infra process ${rec.infra.pid}`);
+      if (lost.length) {
+        log.warn("pod sandbox lost parts while Skiff was down; marking it not ready", {
+          id: rec.id,
+          lost: lost.join(","),
+        });
+        rec.phase = "notready";
+        this.save(rec);
+      }
+    }
+    await this.removeOrphans();
+    const live = this.records.list().filter((r) => r.phase === "ready" && r.networkAttached);
+    log.info("pod sandboxes recovered", { total: this.records.count(), networked: live.length });
+  }
+
+  /** CNI CHECK of every ready sandbox's attachment; returns the IDs that failed. */
+  async checkNetworks(): Promise<string[]> {
+    const failed: string[] = [];
+    for (const rec of this.records.list()) {
+      if (rec.phase !== "ready" || !rec.networkAttached || !rec.network) continue;
+      try {
+        await this.lock.run(
+          rec.id,
+          () => this.cni.check(rec.network!, this.attachment(rec, "eth0")),
+        );
+      } catch (err) {
+        failed.push(rec.id);
+        log.warn("CNI CHECK failed", { id: rec.id, error: errorMessage(err) });
+      }
+    }
+    return failed;
+  }
+
+  private async removeOrphans(): Promise<void> {
+    const known = new Set(this.records.list().map((r) => r.id));
+    for (const dir of [this.sandboxesDir, this.nsDir]) {
+      let entries: Deno.DirEntry[] = [];
+      try {
+        entries = [...Deno.readDirSync(dir)];
+      } catch {
+        continue;
+      }
+      for (const e of entries) {
+        const id = e.name.split("-")[0];
+        if (known.has(id)) continue;
+        const path = `${dir}/${e.name}`;
+        log.warn("removing a pod sandbox leftover no record owns", { path });
+        try {
+          if (dir === this.nsDir) {
+            await unpinNamespaces({ net: path, ipc: null, uts: null });
+          } else {
+            await unmountAll(`${path}/shm`);
+            await Deno.remove(path, { recursive: true });
+          }
+        } catch (err) {
+          log.error("cannot remove leftover", { path, error: errorMessage(err) });
+        }
+      }
+    }
+  }
+
+  private save(rec: SandboxRecord): void {
+    this.records.put(rec.id, rec);
+  }
+}
+
+export function stateOf(r: SandboxRecord): PodSandboxState {
+  return r.phase === "ready" ? "SANDBOX_READY" : "SANDBOX_NOTREADY";
+}
+
+function toSandboxForContainer(r: SandboxRecord): SandboxForContainer {
+  return {
+    id: r.id,
+    name: r.name,
+    namespace: r.namespace,
+    uid: r.uid,
+    state: stateOf(r),
+    runtimeHandler: r.runtimeHandler,
+    netnsPath: r.ns.net,
+    ipcnsPath: r.ns.ipc,
+    utsnsPath: r.ns.uts,
+    pidnsPath: r.infra ? pidNamespacePath(r.infra) : null,
+    hostNetwork: r.namespaceModes.network === "NODE",
+    hostIpc: r.namespaceModes.ipc === "NODE",
+    hostPid: r.namespaceModes.pid === "NODE",
+    hostname: r.hostname,
+    resolvConfPath: r.resolvConfPath,
+    hostsPath: r.hostsPath,
+    hostnamePath: r.hostnamePath,
+    shmPath: r.shmPath,
+    cgroupParent: r.cgroupParent,
+    logDirectory: r.logDirectory,
+    sysctls: r.sysctls,
+    labels: r.config.labels ?? {},
+    annotations: r.config.annotations ?? {},
+  };
+}
+
+/** A Kubernetes quantity (e.g. "10M", "1Gi", "500k") in bits per second, or null. */
+export function parseBandwidth(q: string | undefined): number | null {
+  if (!q) return null;
+  const m = /^(\d+(?:\.\d+)?)([kMGTP]i?)?$/.exec(q.trim());
+  if (!m) {
+    throw new InvalidArgumentError(`bandwidth annotation ${JSON.stringify(q)} is not a quantity`);
+  }
+  const mult: Record<string, number> = {
+    "": 1,
+    k: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
+    P: 1e15,
+    Ki: 1024,
+    Mi: 1024 ** 2,
+    Gi: 1024 ** 3,
+    Ti: 1024 ** 4,
+    Pi: 1024 ** 5,
+  };
+  return Math.round(Number(m[1]) * mult[m[2] ?? ""]);
+}

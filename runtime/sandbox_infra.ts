@@ -1,0 +1,91 @@
+/**
+ * The infra process, made only for pods whose containers share one PID namespace: a
+ * `sleep infinity` as PID 1 of a new PID namespace, inside the pod's pinned namespaces
+ * (`nsenter --net/--ipc/--uts … unshare --pid --fork --mount-proc`). It runs detached in
+ * its own session so it outlives Skiff; it is found again after a restart by PID plus
+ * start time (so a recycled PID is never mistaken for it).
+ */
+import { InternalError } from "../core/errors.ts";
+import type { PinnedNamespaces } from "../network/netns.ts";
+
+export interface InfraProcess {
+  /** Host PID of the PID namespace's init (the sleep). */
+  pid: number;
+  /** Its start time in clock ticks since boot (field 22 of /proc/<pid>/stat). */
+  startTime: number;
+}
+
+export function processStartTime(pid: number): number | null {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // rest[0] is field 3 (state); starttime is field 22.
+    if (rest[0] === "Z" || rest[0] === "X") return null;
+    return Number(rest[19]);
+  } catch {
+    return null;
+  }
+}
+
+export function infraAlive(infra: InfraProcess): boolean {
+  return processStartTime(infra.pid) === infra.startTime;
+}
+
+export function pidNamespacePath(infra: InfraProcess): string {
+  return `/proc/${infra.pid}/ns/pid`;
+}
+
+export async function startInfra(pinned: PinnedNamespaces): Promise<InfraProcess> {
+  const args: string[] = [];
+  if (pinned.net) args.push(`--net=${pinned.net}`);
+  if (pinned.ipc) args.push(`--ipc=${pinned.ipc}`);
+  if (pinned.uts) args.push(`--uts=${pinned.uts}`);
+  const child = new Deno.Command("nsenter", {
+    args: [...args, "--", "unshare", "--pid", "--fork", "--mount-proc", "sleep", "infinity"],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+    detached: true,
+  }).spawn();
+  // Reaped whenever it exits, without keeping Skiff alive for it.
+  child.status.catch(() => {});
+  child.unref();
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline) {
+    let children = "";
+    try {
+      children = await Deno.readTextFile(`/proc/${child.pid}/task/${child.pid}/children`);
+    } catch {
+      break; // the unshare process is gone: it failed
+    }
+    const pid = Number(children.trim().split(/\s+/)[0]);
+    if (pid > 0) {
+      // Wait until the forked child has exec'd sleep, so its identity is final.
+      const cmd = await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "");
+      const startTime = processStartTime(pid);
+      if (cmd.startsWith("sleep\0") && startTime !== null) return { pid, startTime };
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  try {
+    child.kill("SIGKILL");
+  } catch {
+    // already gone
+  }
+  throw new InternalError(
+    "the pod's infra process (nsenter … unshare --pid --fork sleep infinity) did not start",
+  );
+}
+
+/** Kills the infra process (its PID namespace dies with it) and waits until it is gone. */
+export async function stopInfra(infra: InfraProcess): Promise<void> {
+  if (!infraAlive(infra)) return;
+  try {
+    Deno.kill(infra.pid, "SIGKILL");
+  } catch {
+    return;
+  }
+  for (let i = 0; i < 400 && infraAlive(infra); i++) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
