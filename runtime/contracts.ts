@@ -143,3 +143,49 @@ export interface ContainerEvent {
 export interface ContainerEventSink {
   publish(event: ContainerEvent): void;
 }
+
+// ---------------------------------------------------------------------------------------
+// What stats, metrics and resource updates need from containers and sandboxes
+
+export interface ContainerForStats {
+  id: string;
+  sandboxId: string;
+  /** CRI metadata name and attempt. */
+  name: string;
+  attempt: number;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  /** The image as the container's status reports it (`image.image`). */
+  image: string;
+  state: ContainerStateName;
+  /** Host PID of the init process (0 when not running). */
+  pid: number;
+  /** runc's `cgroupsPath`: a path (cgroupfs driver) or `slice:prefix:name` (systemd). */
+  cgroupsPath: string;
+  /** The container's writable layer (overlay upperdir), or null if it has none. */
+  writableLayerDir: string | null;
+  /** When it started, milliseconds since the epoch (0 when never started). */
+  startedAt: number;
+}
+
+export interface SandboxForStats {
+  id: string;
+  name: string;
+  uid: string;
+  namespace: string;
+  attempt: number;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  state: "SANDBOX_READY" | "SANDBOX_NOTREADY";
+  /** The pod cgroup kubelet gave (cgroupfs path or systemd slice); "" when none. */
+  cgroupParent: string;
+  netnsPath: string | null;
+  hostNetwork: boolean;
+}
+
+export interface StatsTargets {
+  listContainersForStats(): ContainerForStats[];
+  getContainerForStats(id: string): ContainerForStats | undefined;
+  listSandboxesForStats(): SandboxForStats[];
+  getSandboxForStats(id: string): SandboxForStats | undefined;
+}

@@ -4,3 +4,4 @@ export * from "./cgroup.ts";
 export * from "./rate.ts";
 export * from "./network.ts";
 export * from "./fs_usage.ts";
+export * from "./collector.ts";

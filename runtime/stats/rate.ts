@@ -13,13 +13,23 @@ export class CpuRateTracker {
   private readonly last = new Map<string, Previous>();
 
   /**
-   * Records a sample and returns the rate in nano-cores (core-nanoseconds per second) since
-   * the previous one, or null on the first sample (no window yet) or when the counter went
-   * backwards (the cgroup was recreated).
+   * @param minWindowMs samples closer than this to the kept one are not used (two callers
+   *   polling a moment apart would otherwise see a rate over a few milliseconds).
    */
-  observe(key: string, usageNs: bigint, atMs: number): bigint | null {
+  constructor(private readonly minWindowMs = 0) {}
+
+  /**
+   * Records a sample and returns the rate in nano-cores (core-nanoseconds per second) since
+   * the previous one; null on the first sample (no window yet) or when the counter went
+   * backwards (the cgroup was recreated); "too-soon" when inside the minimum window (the
+   * kept sample stays, so the caller reuses its last rate).
+   */
+  observe(key: string, usageNs: bigint, atMs: number): bigint | null | "too-soon" {
     const atNs = BigInt(Math.round(atMs * 1e6));
     const prev = this.last.get(key);
+    if (prev && this.minWindowMs > 0 && atNs - prev.atNs < BigInt(this.minWindowMs * 1e6)) {
+      return "too-soon";
+    }
     this.last.set(key, { usageNs, atNs });
     if (!prev) return null;
     const dt = atNs - prev.atNs;
@@ -33,9 +43,12 @@ export class CpuRateTracker {
     this.last.delete(key);
   }
 
-  /** Drops every key not in `live` (objects removed without a `forget`). */
+  /** Drops every key whose id (after the `x:` prefix, if any) is not in `live`. */
   retain(live: Set<string>): void {
-    for (const k of this.last.keys()) if (!live.has(k)) this.last.delete(k);
+    for (const k of this.last.keys()) {
+      const id = k.includes(":") ? k.slice(k.indexOf(":") + 1) : k;
+      if (!live.has(id)) this.last.delete(k);
+    }
   }
 
   get size(): number {
