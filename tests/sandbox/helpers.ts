@@ -15,6 +15,7 @@ export const REQUIRED_BINARIES = [
   "iptables",
   "sysctl",
   "busybox",
+  "curl",
   "bridge",
   "host-local",
   "portmap",
