@@ -14,6 +14,16 @@ Usage:
   skiff [serve] [--config FILE]   run the runtime (default command)
   skiff version                   print version information
   skiff config default            print the complete default config file
+
+Operator commands (talk CRI to the local socket; --output json for scripts):
+  skiff ps | pods | images        list containers, pod sandboxes, images
+  skiff pull IMAGE                pull an image
+  skiff logs [-f] CONTAINER       print (and follow) a container's log
+  skiff exec [-it] CONTAINER CMD  run a command in a container
+  skiff inspect ID                verbose status of a container, pod or image
+  skiff rm [-f] ID                remove a container, pod or image
+  skiff stats                     containers' CPU, memory and disk usage
+  skiff dashboard                 print the dashboard URL (with the admin token)
   skiff COMMAND --help            help for a command
 
 Config: /etc/skiff/config.toml unless --config is given; every key is optional.
@@ -45,6 +55,9 @@ function fail(message: string): never {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // Operator commands (cli/) parse their own flags.
+  const { isCliCommand, runCli } = await import("./cli/mod.ts");
+  if (isCliCommand(argv[0])) return await runCli(argv[0], argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({
