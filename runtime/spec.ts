@@ -239,9 +239,15 @@ export function processEnv(
   put(DEFAULT_PATH);
   if (hostname) put(`HOSTNAME=${hostname}`);
   for (const kv of image.Env ?? []) put(kv);
-  for (const e of config.envs ?? []) put(`${e.key}=${e.value}`);
+  // KeyValue.value is `bytes` in the schema (the wire form of a proto string): UTF-8 text.
+  for (const e of config.envs ?? []) put(`${e.key}=${envValue(e.value)}`);
   if (!env.has("HOME")) put(`HOME=${user.home || "/"}`);
   return [...env.values()];
+}
+
+const utf8 = new TextDecoder();
+function envValue(v: Uint8Array | string): string {
+  return typeof v === "string" ? v : utf8.decode(v);
 }
 
 function normalizeCap(c: string): string {
