@@ -22,6 +22,7 @@ import type { LocalCri } from "./local_cri.ts";
 import { type CriLogEntry, followLog, formatEntry, parseSince, readLog } from "./logs.ts";
 import { problemFromError, problemResponse } from "./problem.ts";
 import { sseResponse, streamedResponse, textErrorTrailer } from "./stream.ts";
+import { registerWebSocketRoutes } from "./ws.ts";
 
 /** Per-layer progress of a pull, if the image service reports it. */
 export interface PullProgressEvent {
@@ -48,6 +49,29 @@ export interface ApiDeps {
   pullProgress?: PullProgressSource;
   log?: Logger;
 }
+
+const CAPABILITY_RPCS = [
+  "ListPodSandbox",
+  "PodSandboxStatus",
+  "StopPodSandbox",
+  "RemovePodSandbox",
+  "ListContainers",
+  "ContainerStatus",
+  "StopContainer",
+  "RemoveContainer",
+  "ContainerStats",
+  "ListContainerStats",
+  "ExecSync",
+  "Exec",
+  "Attach",
+  "PortForward",
+  "ListImages",
+  "ImageStatus",
+  "PullImage",
+  "RemoveImage",
+  "ImageFsInfo",
+  "GetContainerEvents",
+] as const;
 
 const POD_STATES: Record<string, PodSandboxState> = {
   ready: "SANDBOX_READY",
@@ -126,14 +150,14 @@ function podIps(s: PodSandboxStatus | null | undefined): string[] {
   return [net.ip, ...net.additional_ips.map((i) => i.ip)].filter((ip) => ip);
 }
 
-function audited(c: Context, entry: Omit<AuditEntry, "remote" | "userAgent">): AuditEntry {
-  // Under Deno.serve, Hono's env is the ServeHandlerInfo with the peer's address.
+/** The peer's address: under Deno.serve, Hono's env is the ServeHandlerInfo. */
+function remoteOf(c: Context): string {
   const addr = (c.env as { remoteAddr?: Deno.NetAddr } | undefined)?.remoteAddr;
-  return {
-    ...entry,
-    remote: addr ? `${addr.hostname}:${addr.port}` : "unknown",
-    userAgent: c.req.header("user-agent") ?? "",
-  };
+  return addr ? `${addr.hostname}:${addr.port}` : "unknown";
+}
+
+function audited(c: Context, entry: Omit<AuditEntry, "remote" | "userAgent">): AuditEntry {
+  return { ...entry, remote: remoteOf(c), userAgent: c.req.header("user-agent") ?? "" };
 }
 
 async function jsonBody<T>(c: Context): Promise<T> {
@@ -495,6 +519,8 @@ export function createApi(deps: ApiDeps): Hono {
     await cri.call("RemoveImage", { image: { image: ref } }, c.req.raw.signal);
     return c.json({ removed: ref });
   });
+
+  registerWebSocketRoutes(api, { cri, audit: deps.audit, log: deps.log, remote: remoteOf });
 
   // ------------------------------------------------------------------------------- events
 

@@ -16,6 +16,8 @@ export interface RemoteCommandIo {
   stderr: (b: Uint8Array) => void | Promise<void>;
   /** Terminal sizes to send (first value at once, then on each change). */
   resizes?: AsyncIterable<{ width: number; height: number }>;
+  /** Extra subprotocols to offer, e.g. the admin API's bearer-token protocol. */
+  extraProtocols?: string[];
 }
 
 interface K8sStatus {
@@ -51,7 +53,7 @@ function frame(channel: number, payload: Uint8Array): Uint8Array {
 /** Runs one remote command over WebSocket; resolves with its exit code. */
 export async function runRemoteCommand(url: string, io: RemoteCommandIo): Promise<number> {
   const wsUrl = url.replace(/^http/, "ws");
-  const ws = new WebSocket(wsUrl, REMOTE_COMMAND_PROTOCOLS);
+  const ws = new WebSocket(wsUrl, [...REMOTE_COMMAND_PROTOCOLS, ...(io.extraProtocols ?? [])]);
   ws.binaryType = "arraybuffer";
   const opened = Promise.withResolvers<void>();
   const closed = Promise.withResolvers<void>();

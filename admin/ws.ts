@@ -1,0 +1,214 @@
+/**
+ * WebSocket exec, attach and port-forward for browsers and scripts, framed as Kubernetes'
+ * `v5.channel.k8s.io` (channel byte + payload; resize JSON on channel 4; 255 = close).
+ *
+ * The admin server does not run commands itself: it asks the CRI handler (Exec, Attach,
+ * PortForward) for a streaming URL exactly as kubelet does, opens that URL on the CRI
+ * streaming server with the same subprotocol, and relays frames unchanged both ways. So
+ * there is one streaming core (cri/streaming), and the admin API adds only the operator's
+ * front: bearer token (also accepted as the `base64url.bearer.authorization.k8s.io.`
+ * subprotocol, since browsers cannot set headers on WebSocket), the audit log and CORS.
+ */
+import type { Context, Hono } from "hono";
+import { InvalidArgumentError, UnavailableError } from "../core/errors.ts";
+import type { Logger } from "../core/log.ts";
+import type { AuditEntry, AuditSink } from "./audit.ts";
+import type { LocalCri } from "./local_cri.ts";
+
+/** Remote-command protocols relayed, in the server's order of preference. */
+export const RELAYED_COMMAND_PROTOCOLS = [
+  "v5.channel.k8s.io",
+  "v4.channel.k8s.io",
+  "v4.base64.channel.k8s.io",
+  "channel.k8s.io",
+];
+export const RELAYED_PORT_FORWARD_PROTOCOLS = [
+  "v4.channel.k8s.io",
+  "v4.base64.channel.k8s.io",
+  "portforward.k8s.io",
+];
+
+const UPSTREAM_OPEN_TIMEOUT_MS = 10_000;
+
+export interface WsDeps {
+  cri: LocalCri;
+  audit?: AuditSink;
+  log?: Logger;
+  remote: (c: Context) => string;
+}
+
+function offeredProtocols(c: Context): string[] {
+  return (c.req.header("sec-websocket-protocol") ?? "").split(",").map((s) => s.trim())
+    .filter((s) => s);
+}
+
+function pickProtocol(c: Context, supported: string[]): string {
+  const offered = offeredProtocols(c);
+  const p = supported.find((s) => offered.includes(s));
+  if (!p) {
+    throw new InvalidArgumentError(
+      `no supported WebSocket subprotocol offered (got ${JSON.stringify(offered)}); ` +
+        `offer one of ${supported.join(", ")}`,
+    );
+  }
+  return p;
+}
+
+function requireUpgrade(c: Context): void {
+  if ((c.req.header("upgrade") ?? "").toLowerCase() !== "websocket") {
+    throw new InvalidArgumentError(
+      "this route speaks WebSocket (v5.channel.k8s.io): send an Upgrade: websocket request",
+    );
+  }
+}
+
+function boolQuery(c: Context, name: string, dflt: boolean): boolean {
+  const v = c.req.query(name);
+  if (v === undefined) return dflt;
+  return v !== "0" && v !== "false";
+}
+
+/** Opens the streaming server's URL with the chosen subprotocol. */
+async function openUpstream(url: string, protocol: string): Promise<WebSocket> {
+  const ws = new WebSocket(url.replace(/^http/, "ws"), [protocol]);
+  ws.binaryType = "arraybuffer";
+  const opened = await new Promise<boolean>((resolve) => {
+    const t = setTimeout(() => resolve(false), UPSTREAM_OPEN_TIMEOUT_MS);
+    ws.onopen = () => {
+      clearTimeout(t);
+      resolve(true);
+    };
+    ws.onerror = ws.onclose = () => {
+      clearTimeout(t);
+      resolve(false);
+    };
+  });
+  if (!opened || ws.protocol !== protocol) {
+    try {
+      ws.close();
+    } catch {
+      // never opened
+    }
+    throw new UnavailableError(
+      `the CRI streaming server did not accept the stream at ${url} (${protocol}); ` +
+        "check that Skiff's streaming server is running (streaming.address)",
+    );
+  }
+  return ws;
+}
+
+/** Relays frames between the client and the streaming server until either side closes. */
+function relay(client: WebSocket, upstream: WebSocket, log?: Logger): void {
+  client.binaryType = "arraybuffer";
+  const pending: (ArrayBuffer | string)[] = [];
+  let clientOpen = false;
+  const closeBoth = (code = 1000, reason = "") => {
+    for (const ws of [client, upstream]) {
+      if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) {
+        try {
+          ws.close(code, reason);
+        } catch {
+          ws.close();
+        }
+      }
+    }
+  };
+  client.onopen = () => {
+    clientOpen = true;
+    for (const m of pending.splice(0)) client.send(m);
+  };
+  upstream.onmessage = (m) => {
+    if (clientOpen) client.send(m.data);
+    else pending.push(m.data);
+  };
+  client.onmessage = (m) => {
+    if (upstream.readyState === WebSocket.OPEN) upstream.send(m.data);
+  };
+  upstream.onclose = (e) => {
+    // Let the client's opening finish, so it still receives what was buffered.
+    if (!clientOpen && client.readyState === WebSocket.CONNECTING) {
+      client.onopen = () => {
+        for (const m of pending.splice(0)) client.send(m);
+        client.close(1000);
+      };
+      return;
+    }
+    closeBoth(e.code === 1005 || e.code === 1006 ? 1000 : e.code, e.reason);
+  };
+  client.onclose = () => closeBoth();
+  client.onerror = upstream.onerror = (e) => {
+    log?.debug("admin stream relay error", { error: (e as ErrorEvent).message ?? "" });
+  };
+}
+
+export function registerWebSocketRoutes(api: Hono, deps: WsDeps): void {
+  const { cri } = deps;
+  const audit = async (c: Context, e: Omit<AuditEntry, "remote" | "userAgent">) => {
+    await deps.audit?.record({
+      ...e,
+      remote: deps.remote(c),
+      userAgent: c.req.header("user-agent") ?? "",
+    });
+  };
+  const upgrade = (c: Context, protocol: string, upstream: WebSocket): Response => {
+    const { socket, response } = Deno.upgradeWebSocket(c.req.raw, { protocol });
+    relay(socket, upstream, deps.log);
+    return response;
+  };
+
+  api.get("/containers/:id/exec", async (c) => {
+    requireUpgrade(c);
+    const protocol = pickProtocol(c, RELAYED_COMMAND_PROTOCOLS);
+    const id = c.req.param("id");
+    const cmd = c.req.queries("command") ?? [];
+    if (cmd.length === 0) {
+      throw new InvalidArgumentError("give the command as ?command=sh (repeat for arguments)");
+    }
+    const tty = boolQuery(c, "tty", false);
+    const stdin = boolQuery(c, "stdin", false);
+    await audit(c, { action: "exec", target: id, command: cmd, tty });
+    const { url } = await cri.call("Exec", {
+      container_id: id,
+      cmd,
+      tty,
+      stdin,
+      stdout: boolQuery(c, "stdout", true),
+      stderr: !tty && boolQuery(c, "stderr", true),
+    });
+    return upgrade(c, protocol, await openUpstream(url, protocol));
+  });
+
+  api.get("/containers/:id/attach", async (c) => {
+    requireUpgrade(c);
+    const protocol = pickProtocol(c, RELAYED_COMMAND_PROTOCOLS);
+    const id = c.req.param("id");
+    const tty = boolQuery(c, "tty", false);
+    await audit(c, { action: "attach", target: id, tty });
+    const { url } = await cri.call("Attach", {
+      container_id: id,
+      tty,
+      stdin: boolQuery(c, "stdin", false),
+      stdout: boolQuery(c, "stdout", true),
+      stderr: !tty && boolQuery(c, "stderr", true),
+    });
+    return upgrade(c, protocol, await openUpstream(url, protocol));
+  });
+
+  api.get("/pods/:id/portforward", async (c) => {
+    requireUpgrade(c);
+    const protocol = pickProtocol(c, RELAYED_PORT_FORWARD_PROTOCOLS);
+    const id = c.req.param("id");
+    // ?ports= as the apiserver's portforward subresource takes it; ?port= as kubelet's leg.
+    const ports = [...(c.req.queries("ports") ?? []), ...(c.req.queries("port") ?? [])]
+      .flatMap((p) => p.split(",")).map(Number);
+    if (ports.length === 0 || ports.some((p) => !Number.isInteger(p) || p < 1 || p > 65535)) {
+      throw new InvalidArgumentError("give the ports as ?ports=80 (1-65535, repeatable)");
+    }
+    await audit(c, { action: "port_forward", target: id, ports });
+    const { url } = await cri.call("PortForward", { pod_sandbox_id: id, port: ports });
+    // The streaming server's WebSocket port-forward takes the ports as ?port= parameters.
+    const u = new URL(url);
+    for (const p of ports) u.searchParams.append("port", String(p));
+    return upgrade(c, protocol, await openUpstream(u.toString(), protocol));
+  });
+}
