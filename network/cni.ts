@@ -6,7 +6,7 @@
  * Plugins are executables talking JSON on stdin/stdout, selected by the `type` field and
  * found in the configured bin dirs; each call runs under the plugin timeout.
  */
-import { FailedPreconditionError, InternalError, InvalidArgumentError } from "../core/errors.ts";
+import { FailedPreconditionError, InternalError } from "../core/errors.ts";
 import { logger } from "../core/log.ts";
 import { listCniConfigFiles } from "./readiness.ts";
 
@@ -96,17 +96,17 @@ export function parseNetworkConfig(text: string, source: string): CniNetworkConf
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new InvalidArgumentError(
+    throw new FailedPreconditionError(
       `CNI config ${source} is not valid JSON (${(err as Error).message}); fix or remove it`,
     );
   }
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
-    throw new InvalidArgumentError(`CNI config ${source} must be a JSON object`);
+    throw new FailedPreconditionError(`CNI config ${source} must be a JSON object`);
   }
   const obj = raw as Record<string, unknown>;
   const name = obj.name;
   if (typeof name !== "string" || name === "") {
-    throw new InvalidArgumentError(`CNI config ${source} has no "name"`);
+    throw new FailedPreconditionError(`CNI config ${source} has no "name"`);
   }
   const cniVersion = typeof obj.cniVersion === "string" ? obj.cniVersion : "0.4.0";
   let plugins: CniPluginConf[];
@@ -117,16 +117,16 @@ export function parseNetworkConfig(text: string, source: string): CniNetworkConf
     const { cniVersion: _v, name: _n, ...plugin } = obj;
     plugins = [plugin as CniPluginConf];
   } else {
-    throw new InvalidArgumentError(
+    throw new FailedPreconditionError(
       `CNI config ${source} has neither "plugins" (a conflist) nor "type" (a single plugin)`,
     );
   }
   if (plugins.length === 0) {
-    throw new InvalidArgumentError(`CNI config ${source} lists no plugins`);
+    throw new FailedPreconditionError(`CNI config ${source} lists no plugins`);
   }
   for (const [i, p] of plugins.entries()) {
     if (typeof p !== "object" || p === null || typeof p.type !== "string" || p.type === "") {
-      throw new InvalidArgumentError(`CNI config ${source}: plugin #${i} has no "type"`);
+      throw new FailedPreconditionError(`CNI config ${source}: plugin #${i} has no "type"`);
     }
   }
   return {
@@ -188,7 +188,9 @@ export async function loadNetworkConfig(opts: {
 /** Finds a plugin executable in the bin dirs; throws naming where it looked. */
 export function findPlugin(type: string, binDirs: string[]): string {
   if (type.includes("/")) {
-    throw new InvalidArgumentError(`CNI plugin type ${JSON.stringify(type)} must be a plain name`);
+    throw new FailedPreconditionError(
+      `CNI plugin type ${JSON.stringify(type)} must be a plain name`,
+    );
   }
   for (const dir of binDirs) {
     const path = `${dir}/${type}`;

@@ -123,13 +123,24 @@ async function listTree(dir: string): Promise<string[]> {
   return out;
 }
 
-/** Processes whose command line mentions this test's state dir or that are pod infra. */
+/**
+ * Processes that belong to this test's pods: any command line naming its state dir or
+ * bridge, and pod infra processes (`sleep infinity` as init of a PID namespace of its own).
+ */
 async function podProcesses(s: TestSkiff): Promise<string[]> {
   const out: string[] = [];
+  const ownPidNs = Deno.readLinkSync("/proc/self/ns/pid");
   for (const name of await listDir("/proc")) {
     if (!/^\d+$/.test(name)) continue;
     const cmdline = await Deno.readTextFile(`/proc/${name}/cmdline`).catch(() => "");
-    if (cmdline.includes(s.stateDir) || cmdline.includes(s.bridgeName)) {
+    let pidNs = ownPidNs;
+    try {
+      pidNs = Deno.readLinkSync(`/proc/${name}/ns/pid`);
+    } catch {
+      // exited meanwhile
+    }
+    const infra = cmdline === "sleep\0infinity\0" && pidNs !== ownPidNs;
+    if (infra || cmdline.includes(s.stateDir) || cmdline.includes(s.bridgeName)) {
       out.push(`${name}:${cmdline.replaceAll("\0", " ")}`);
     }
   }

@@ -7,7 +7,15 @@ import assert from "node:assert/strict";
 import { TestSkiff } from "../helpers/skiff.ts";
 import { freePort, missingPrerequisites, uniqueSubnet } from "../helpers/env.ts";
 import { CriCallError } from "../../cri/client.ts";
-import { cleanupSkiff, cmd, inPod, podConfig, REQUIRED_BINARIES, verboseInfo } from "./helpers.ts";
+import {
+  cleanupSkiff,
+  cmd,
+  inPod,
+  podConfig,
+  REQUIRED_BINARIES,
+  snapshot,
+  verboseInfo,
+} from "./helpers.ts";
 
 const ignore = missingPrerequisites({ root: true, binaries: REQUIRED_BINARIES }) !== null;
 
@@ -155,6 +163,8 @@ Deno.test({
       const pinnedNet = await inPod({ net: v.namespaces.net }, ["readlink", "/proc/self/ns/net"]);
       assert.equal(pinnedNet.stdout.trim(), link(`/proc/${v.pid}/ns/net`));
       assert.equal(v.pidNamespace, `/proc/${v.pid}/ns/pid`);
+      // The leak check's process scan sees it (so it would see a leaked one).
+      assert.ok((await snapshot(s)).processes.some((p) => p.startsWith(`${v.pid}:`)));
       await s.client.call("StopPodSandbox", { pod_sandbox_id: id });
       const st = await s.client.call("PodSandboxStatus", { pod_sandbox_id: id });
       assert.equal(st.status!.state, "SANDBOX_NOTREADY");
