@@ -39,7 +39,7 @@ import type {
 import { OciRuntime } from "./oci.ts";
 import { startConmon } from "./monitor.ts";
 import { isMounted, mountRootfs, unmountRootfs } from "./rootfs.ts";
-import { buildSpec, type OciDevice, type SpecHost } from "./spec.ts";
+import { ALL_CAPABILITIES, buildSpec, type OciDevice, type SpecHost } from "./spec.ts";
 import { resolveUser } from "./user.ts";
 
 /** What Skiff remembers of a container, across restarts. */
@@ -365,6 +365,7 @@ export class ContainerService implements ImageUsage, PodContainers, ContainerLoo
         cgroupV2: this.cgroupV2,
         oomScoreAdjFloor: this.oomScoreAdjFloor(),
         host: this.host,
+        availableCapabilities: ownBoundingCapabilities(),
       });
       await Deno.writeTextFile(`${bundleDir}/config.json`, JSON.stringify(spec));
       delete rec.creating;
@@ -786,6 +787,16 @@ function isCgroupV2(): boolean {
   } catch {
     return false;
   }
+}
+
+let boundingCache: string[] | undefined;
+/** The capabilities in Skiff's own bounding set, by name. */
+function ownBoundingCapabilities(): string[] {
+  if (boundingCache) return boundingCache;
+  const m = /^CapBnd:\s*([0-9a-f]+)$/m.exec(Deno.readTextFileSync("/proc/self/status"));
+  const mask = m ? BigInt(`0x${m[1]}`) : 0n;
+  boundingCache = ALL_CAPABILITIES.filter((_, bit) => ((mask >> BigInt(bit)) & 1n) === 1n);
+  return boundingCache;
 }
 
 function hasCapability(bit: number): boolean {

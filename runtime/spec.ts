@@ -204,6 +204,8 @@ export interface SpecInput {
   /** Lowest oom_score_adj Skiff may give (its own when lowering is refused), or null. */
   oomScoreAdjFloor: number | null;
   host: SpecHost;
+  /** Skiff's own bounding set: no container can hold more. */
+  availableCapabilities?: readonly string[];
 }
 
 /** The argv of the container process: CRI command/args over the image entrypoint/cmd. */
@@ -255,12 +257,20 @@ function normalizeCap(c: string): string {
   return u === "ALL" ? "ALL" : u.startsWith("CAP_") ? u : `CAP_${u}`;
 }
 
-/** Default set, then drops, then adds; `ALL` in either list means every capability. */
-export function capabilitySet(sc: LinuxContainerSecurityContext | null | undefined): string[] {
-  if (sc?.privileged) return [...ALL_CAPABILITIES];
+/**
+ * Default set, then drops, then adds; `ALL` in either list means every capability.
+ * `available` is Skiff's own bounding set: `ALL` and privileged give what is available
+ * (as containerd does), and asking by name for one Skiff lacks is an error saying so.
+ */
+export function capabilitySet(
+  sc: LinuxContainerSecurityContext | null | undefined,
+  available: readonly string[] = ALL_CAPABILITIES,
+): string[] {
+  const all = ALL_CAPABILITIES.filter((c) => available.includes(c));
+  if (sc?.privileged) return all;
   const add = (sc?.capabilities?.add_capabilities ?? []).map(normalizeCap);
   const drop = (sc?.capabilities?.drop_capabilities ?? []).map(normalizeCap);
-  let caps = add.includes("ALL") ? [...ALL_CAPABILITIES] : [...DEFAULT_CAPABILITIES];
+  let caps = add.includes("ALL") ? [...all] : [...DEFAULT_CAPABILITIES];
   if (drop.includes("ALL")) caps = [];
   for (const d of drop) caps = caps.filter((c) => c !== d);
   for (const a of add) if (a !== "ALL" && !caps.includes(a)) caps.push(a);
@@ -268,6 +278,11 @@ export function capabilitySet(sc: LinuxContainerSecurityContext | null | undefin
     if (!ALL_CAPABILITIES.includes(c)) {
       throw new InvalidArgumentError(
         `unknown capability ${c}; valid names look like CAP_NET_ADMIN`,
+      );
+    }
+    if (!available.includes(c)) {
+      throw new InvalidArgumentError(
+        `capability ${c} was requested, but Skiff itself does not hold it on this node, so no container can get it`,
       );
     }
   }
@@ -341,7 +356,7 @@ export function buildSpec(input: SpecInput): OciSpec {
   const sc = config.linux?.security_context ?? null;
   const privileged = !!sc?.privileged;
   const readonlyRootfs = !!sc?.readonly_rootfs;
-  const caps = capabilitySet(sc);
+  const caps = capabilitySet(sc, input.availableCapabilities);
 
   if (sc?.apparmor && sc.apparmor.profile_type !== "Unconfined" || sc?.apparmor_profile) {
     const wanted = sc?.apparmor?.profile_type === "Localhost"

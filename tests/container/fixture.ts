@@ -326,3 +326,8 @@ export async function removeCgroup(parent: string): Promise<void> {
     } catch { /* not there */ }
   }
 }
+
+/** A CRI env entry (its value is `bytes` on the wire). */
+export function kv(key: string, value: string) {
+  return { key, value: new TextEncoder().encode(value) };
+}

@@ -17,7 +17,7 @@ import { parseSignal } from "../../runtime/container.ts";
 import { parseSyncMessage } from "../../runtime/monitor.ts";
 import { runtimeLogErrors } from "../../runtime/oci.ts";
 import { defaultSeccompProfile } from "../../runtime/seccomp.ts";
-import { containerConfig } from "./fixture.ts";
+import { containerConfig, kv } from "./fixture.ts";
 import type { SandboxForContainer } from "../../runtime/contracts.ts";
 import { makeTempDir } from "../helpers/env.ts";
 
@@ -76,6 +76,11 @@ Deno.test("capabilities: containerd's default set, add/drop, ALL, privileged", (
   assertEquals(capabilitySet(sc(["ALL"], [])), ALL_CAPABILITIES);
   assertEquals(capabilitySet({ ...sc([], ["ALL"]), privileged: true }), ALL_CAPABILITIES);
   assertThrows(() => capabilitySet(sc(["BOGUS"], [])), Error, "unknown capability");
+  // Skiff cannot give what it does not hold (no CAP_SYS_RESOURCE on some nodes)
+  const avail = ALL_CAPABILITIES.filter((c) => c !== "CAP_SYS_RESOURCE");
+  assert(!capabilitySet({ ...sc([], []), privileged: true }, avail).includes("CAP_SYS_RESOURCE"));
+  assert(!capabilitySet(sc(["ALL"], []), avail).includes("CAP_SYS_RESOURCE"));
+  assertThrows(() => capabilitySet(sc(["SYS_RESOURCE"], []), avail), Error, "does not hold it");
 });
 
 Deno.test("oom_score_adj: lowered requests are clamped to the floor when restricted", () => {
@@ -385,8 +390,4 @@ function secCtx() {
     apparmor_profile: "",
     seccomp_profile_path: "",
   };
-}
-
-export function kv(key: string, value: string) {
-  return { key, value: new TextEncoder().encode(value) };
 }
