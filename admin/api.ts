@@ -587,6 +587,8 @@ export function createApi(deps: ApiDeps): Hono {
         },
         host: hostSample,
         unavailable,
+        // Which CRI handlers are built, so clients (the dashboard) offer only what works.
+        capabilities: Object.fromEntries(CAPABILITY_RPCS.map((m) => [m, cri.has(m)])),
       },
       200,
       { "cache-control": "no-store" },

@@ -109,9 +109,9 @@ Deno.test("admin: WebSocket exec relays v5.channel.k8s.io frames and is audited"
         c.close();
       },
     });
-    async function* sizes() {
+    const sizes = async function* () {
       yield { width: 120, height: 40 };
-    }
+    };
     const code = await runRemoteCommand(url, {
       stdin,
       stdout: (b) => void (out += new TextDecoder().decode(b)),
