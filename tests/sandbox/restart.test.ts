@@ -1,0 +1,113 @@
+/**
+ * Recovery: Skiff SIGKILLed with 5 ready sandboxes finds them all again, ready, with the
+ * same IPs and working networks (and the infra process still alive); stop and remove still
+ * work. A sandbox whose creation a crash interrupted, and namespace files no record owns,
+ * are cleaned up at start.
+ */
+import assert from "node:assert/strict";
+import { TestSkiff } from "../helpers/skiff.ts";
+import { missingPrerequisites } from "../helpers/env.ts";
+import { databaseFile, parseConfig } from "../../core/config.ts";
+import { Store } from "../../store/mod.ts";
+import type { SandboxRecord } from "../../runtime/sandbox.ts";
+import { cleanupSkiff, cmd, inPod, podConfig, REQUIRED_BINARIES, verboseInfo } from "./helpers.ts";
+
+const ignore = missingPrerequisites({ root: true, binaries: REQUIRED_BINARIES }) !== null;
+
+Deno.test({
+  name: "SIGKILLed Skiff recovers 5 sandboxes intact and cleans up interrupted ones",
+  ignore,
+  fn: async () => {
+    const s = await TestSkiff.create({ bridge: true });
+    try {
+      await s.start();
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const r = await s.client.call("RunPodSandbox", {
+          config: podConfig({ pid: i === 0 ? "POD" : "CONTAINER" }),
+        });
+        ids.push(r.pod_sandbox_id);
+      }
+      const ipsBefore = new Map<string, string>();
+      for (const id of ids) {
+        const st = await s.client.call("PodSandboxStatus", { pod_sandbox_id: id });
+        ipsBefore.set(id, st.status!.network!.ip);
+      }
+      const infraPid = (await verboseInfo(s, ids[0])).pid;
+      assert.ok(infraPid > 0);
+
+      await s.kill();
+
+      // While Skiff is down: a sandbox caught half-made by the crash (its record says
+      // "creating", its network namespace is pinned, its shm mounted), and a namespace
+      // file that no record owns at all.
+      const config = parseConfig(await Deno.readTextFile(s.configPath), s.configPath);
+      const nsDir = `${s.stateDir}/ns`;
+      const halfId = "f".repeat(64);
+      const orphanId = "e".repeat(64);
+      const halfDir = `${s.stateDir}/sandboxes/${halfId}`;
+      await Deno.mkdir(`${halfDir}/shm`, { recursive: true });
+      for (const f of [`${nsDir}/${halfId}-net`, `${nsDir}/${orphanId}-net`]) {
+        await Deno.writeTextFile(f, "");
+        assert.equal((await cmd(["unshare", `--net=${f}`, "true"])).code, 0);
+      }
+      assert.equal((await cmd(["mount", "-t", "tmpfs", "tmpfs", `${halfDir}/shm`])).code, 0);
+      const store = new Store(databaseFile(config));
+      const records = store.collection<SandboxRecord>("sandboxes");
+      const template = records.get(ids[1])!;
+      records.put(halfId, {
+        ...template,
+        id: halfId,
+        name: "half-made",
+        phase: "creating",
+        dir: halfDir,
+        ns: { net: `${nsDir}/${halfId}-net`, ipc: null, uts: null },
+        shmPath: `${halfDir}/shm`,
+        network: null,
+        networkAttached: false,
+        infra: null,
+        ips: [],
+      });
+      store.close();
+
+      await s.start();
+      const { items } = await s.client.call("ListPodSandbox", {});
+      assert.deepEqual(items.map((i) => i.id).sort(), [...ids].sort());
+      for (const id of ids) {
+        const st = await s.client.call("PodSandboxStatus", { pod_sandbox_id: id });
+        assert.equal(st.status!.state, "SANDBOX_READY", `${id} not ready after restart`);
+        assert.equal(st.status!.network!.ip, ipsBefore.get(id));
+      }
+      assert.equal((await verboseInfo(s, ids[0])).pid, infraPid);
+      assert.ok(Deno.statSync(`/proc/${infraPid}`).isDirectory, "infra process died");
+      const v1 = await verboseInfo(s, ids[1]);
+      const ping = await inPod(v1.namespaces, [
+        "busybox",
+        "ping",
+        "-c",
+        "1",
+        "-W",
+        "2",
+        ipsBefore.get(ids[2])!,
+      ]);
+      assert.equal(ping.code, 0, ping.stdout + ping.stderr);
+
+      // The half-made sandbox and the orphan are gone, mounts included.
+      const mountinfo = await Deno.readTextFile("/proc/self/mountinfo");
+      assert.ok(!mountinfo.includes(halfId), "half-made sandbox still mounted");
+      assert.ok(!mountinfo.includes(orphanId), "orphan namespace still mounted");
+      assert.equal(await Deno.stat(halfDir).catch(() => null), null);
+      assert.equal(await Deno.stat(`${nsDir}/${orphanId}-net`).catch(() => null), null);
+
+      for (const id of ids) {
+        await s.client.call("StopPodSandbox", { pod_sandbox_id: id });
+        await s.client.call("RemovePodSandbox", { pod_sandbox_id: id });
+      }
+      assert.deepEqual((await s.client.call("ListPodSandbox", {})).items, []);
+      assert.deepEqual([...Deno.readDirSync(nsDir)], []);
+      assert.equal(await Deno.stat(`/proc/${infraPid}/cmdline`).catch(() => null), null);
+    } finally {
+      await cleanupSkiff(s);
+    }
+  },
+});
