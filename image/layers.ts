@@ -1,0 +1,244 @@
+/**
+ * Layer store: each layer unpacked once, by chain ID, into a directory that serves as an
+ * overlay lowerdir.
+ *
+ *   <dir>/sha256/<chain-id hex>/   an unpacked layer (complete: it got there by rename)
+ *   <dir>/tmp/<random>/            an unpack in progress (removed on failure / at start-up)
+ *
+ * Records (size, inodes, diff ID) live in the metadata store's `image_layers` collection;
+ * a directory without a record, or a record without a directory, is garbage.
+ */
+import { once } from "node:events";
+import zlib from "node:zlib";
+import { createHash } from "node:crypto";
+import { FailedPreconditionError } from "../core/errors.ts";
+import type { Collection } from "../store/mod.ts";
+import { LayerApplier, UnsafeLayerError } from "./unpack/applier.ts";
+import { TarFormatError, TarReader } from "./unpack/tar.ts";
+import { SyscallError } from "./unpack/syscalls.ts";
+
+export interface LayerRecord {
+  chainId: string;
+  diffId: string;
+  /** Digest of the compressed blob it came from. */
+  blobDigest: string;
+  /** Sum of regular file sizes. */
+  size: number;
+  inodes: number;
+  createdAt: number;
+}
+
+/** A layer that cannot be applied safely or is corrupt; the pull fails with this. */
+export class LayerRejectedError extends FailedPreconditionError {}
+
+/** sha256 of `parentChainId + " " + diffId`, as the OCI image spec defines chain IDs. */
+export function chainIds(diffIds: string[]): string[] {
+  const out: string[] = [];
+  for (const d of diffIds) {
+    if (out.length === 0) out.push(d);
+    else {
+      out.push(
+        `sha256:${createHash("sha256").update(`${out[out.length - 1]} ${d}`).digest("hex")}`,
+      );
+    }
+  }
+  return out;
+}
+
+type Compression = "gzip" | "zstd" | "none";
+
+function sniff(b: Uint8Array): Compression {
+  if (b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b) return "gzip";
+  if (b.length >= 4 && b[0] === 0x28 && b[1] === 0xb5 && b[2] === 0x2f && b[3] === 0xfd) {
+    return "zstd";
+  }
+  return "none";
+}
+
+/**
+ * Decompresses a gzip, zstd or plain stream (detected from its first bytes, since media types
+ * are not always honest). Stops reading `source` when the consumer stops.
+ */
+export async function* decompress(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const it = source[Symbol.asyncIterator]();
+  const first = await it.next();
+  if (first.done) return;
+  const kind = sniff(first.value);
+  if (kind === "none") {
+    yield first.value;
+    while (true) {
+      const n = await it.next();
+      if (n.done) return;
+      yield n.value;
+    }
+  }
+  const z = kind === "gzip" ? zlib.createGunzip() : zlib.createZstdDecompress();
+  let stopped = false;
+  const feeding = (async () => {
+    try {
+      if (!z.write(first.value)) await once(z, "drain");
+      while (!stopped) {
+        const n = await it.next();
+        if (n.done) break;
+        if (!z.write(n.value)) await once(z, "drain");
+      }
+      z.end();
+    } catch (e) {
+      z.destroy(e instanceof Error ? e : new Error(String(e)));
+    }
+  })();
+  try {
+    for await (const out of z) yield out as Uint8Array;
+    await feeding;
+  } finally {
+    stopped = true;
+    z.destroy();
+    feeding.catch(() => {});
+  }
+}
+
+export class LayerStore {
+  readonly layersDir: string;
+  readonly tmpDir: string;
+
+  constructor(readonly dir: string, private readonly records: Collection<LayerRecord>) {
+    this.layersDir = `${dir}/sha256`;
+    this.tmpDir = `${dir}/tmp`;
+    Deno.mkdirSync(this.layersDir, { recursive: true, mode: 0o711 });
+    Deno.mkdirSync(this.tmpDir, { recursive: true, mode: 0o700 });
+  }
+
+  dirFor(chainId: string): string {
+    return `${this.layersDir}/${chainId.replace(/^sha256:/, "")}`;
+  }
+
+  get(chainId: string): LayerRecord | undefined {
+    return this.records.get(chainId);
+  }
+
+  has(chainId: string): boolean {
+    if (!this.records.get(chainId)) return false;
+    try {
+      return Deno.statSync(this.dirFor(chainId)).isDirectory;
+    } catch {
+      return false;
+    }
+  }
+
+  list(): LayerRecord[] {
+    return this.records.list();
+  }
+
+  /**
+   * Unpacks a (compressed) layer stream into the store under `chainId`, verifying the
+   * uncompressed content against `diffId`. On any failure the partial directory is removed.
+   */
+  async unpack(
+    chainId: string,
+    diffId: string,
+    blobDigest: string,
+    source: AsyncIterable<Uint8Array>,
+    /** Runs after the content checks, before the layer is renamed into place. */
+    beforeCommit?: () => void,
+  ): Promise<LayerRecord> {
+    const tmp = Deno.makeTempDirSync({ dir: this.tmpDir, prefix: "unpack-" });
+    Deno.chmodSync(tmp, 0o755);
+    const applier = new LayerApplier(tmp);
+    const reader = new TarReader(applier);
+    const hash = createHash("sha256");
+    try {
+      try {
+        for await (const chunk of decompress(source)) {
+          hash.update(chunk);
+          reader.push(chunk);
+        }
+        reader.finish();
+      } catch (e) {
+        if (e instanceof UnsafeLayerError || e instanceof TarFormatError) {
+          throw new LayerRejectedError(`layer ${blobDigest} rejected: ${e.message}`, { cause: e });
+        }
+        if (e instanceof SyscallError) {
+          throw new LayerRejectedError(`layer ${blobDigest} could not be applied: ${e.message}`, {
+            cause: e,
+          });
+        }
+        if (e instanceof Error && /zlib|gzip|zstd|header check|unexpected end/i.test(e.message)) {
+          throw new LayerRejectedError(`layer ${blobDigest} is corrupt: ${e.message}`, {
+            cause: e,
+          });
+        }
+        throw e;
+      }
+      const stats = applier.finish();
+      const actual = `sha256:${hash.digest("hex")}`;
+      if (actual !== diffId) {
+        throw new LayerRejectedError(
+          `layer ${blobDigest}: uncompressed content hashes to ${actual}, the image config says ${diffId}`,
+        );
+      }
+      beforeCommit?.();
+      const record: LayerRecord = {
+        chainId,
+        diffId,
+        blobDigest,
+        size: stats.bytes,
+        inodes: stats.inodes,
+        createdAt: Date.now(),
+      };
+      const final = this.dirFor(chainId);
+      try {
+        Deno.renameSync(tmp, final);
+      } catch (e) {
+        // Already there (a racing unpack finished first): keep that one.
+        if (!(e instanceof Deno.errors.AlreadyExists) && !isNotEmpty(e)) throw e;
+        Deno.removeSync(tmp, { recursive: true });
+      }
+      this.records.put(chainId, record);
+      return record;
+    } catch (e) {
+      applier.closeOpenFile();
+      try {
+        Deno.removeSync(tmp, { recursive: true });
+      } catch {
+        // nothing to remove
+      }
+      throw e;
+    }
+  }
+
+  delete(chainId: string): void {
+    this.records.delete(chainId);
+    try {
+      Deno.removeSync(this.dirFor(chainId), { recursive: true });
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+
+  /** Chain IDs of directories on disk. */
+  dirsOnDisk(): string[] {
+    const out: string[] = [];
+    for (const e of Deno.readDirSync(this.layersDir)) {
+      if (e.isDirectory && /^[a-f0-9]{64}$/.test(e.name)) out.push(`sha256:${e.name}`);
+    }
+    return out;
+  }
+
+  /** Removes unfinished unpacks (call only when none runs: at start-up). */
+  clearTemp(): number {
+    let n = 0;
+    for (const e of Deno.readDirSync(this.tmpDir)) {
+      Deno.removeSync(`${this.tmpDir}/${e.name}`, { recursive: true });
+      n++;
+    }
+    return n;
+  }
+
+  tempCount(): number {
+    return [...Deno.readDirSync(this.tmpDir)].length;
+  }
+}
+
+function isNotEmpty(e: unknown): boolean {
+  return e instanceof Error && /not empty|ENOTEMPTY|exists/i.test(e.message);
+}

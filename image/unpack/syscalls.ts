@@ -1,0 +1,94 @@
+/**
+ * The few libc calls the layer applier needs and Deno lacks: ownership and times of
+ * symlinks themselves (lchown, utimensat with AT_SYMLINK_NOFOLLOW), device nodes and FIFOs
+ * (mknod), and xattrs (lsetxattr). Loaded lazily, so importing this costs nothing.
+ */
+
+const AT_FDCWD = -100;
+const AT_SYMLINK_NOFOLLOW = 0x100;
+export const S_IFCHR = 0o020000;
+export const S_IFBLK = 0o060000;
+export const S_IFIFO = 0o010000;
+
+const SYMBOLS = {
+  lchown: { parameters: ["buffer", "u32", "u32"], result: "i32" },
+  utimensat: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
+  mknod: { parameters: ["buffer", "u32", "u64"], result: "i32" },
+  lsetxattr: { parameters: ["buffer", "buffer", "buffer", "usize", "i32"], result: "i32" },
+  __errno_location: { parameters: [], result: "pointer" },
+  strerror: { parameters: ["i32"], result: "pointer" },
+} as const;
+
+let lib: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
+
+function libc(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] {
+  lib ??= Deno.dlopen("libc.so.6", SYMBOLS);
+  return lib.symbols;
+}
+
+const enc = new TextEncoder();
+
+function cstr(s: string): Uint8Array<ArrayBuffer> {
+  const b = new Uint8Array(enc.encode(s).length + 1);
+  enc.encodeInto(s, b);
+  return b;
+}
+
+export class SyscallError extends Error {
+  constructor(readonly call: string, readonly path: string, readonly errno: number) {
+    super(`${call} ${path}: ${describeErrno(errno)}`);
+  }
+}
+
+function describeErrno(errno: number): string {
+  const p = libc().strerror(errno);
+  return p ? `${Deno.UnsafePointerView.getCString(p)} (errno ${errno})` : `errno ${errno}`;
+}
+
+function check(rc: number, call: string, path: string): void {
+  if (rc === 0) return;
+  const p = libc().__errno_location();
+  const errno = p ? new Deno.UnsafePointerView(p).getInt32() : 0;
+  throw new SyscallError(call, path, errno);
+}
+
+export function lchown(path: string, uid: number, gid: number): void {
+  check(libc().lchown(cstr(path), uid >>> 0, gid >>> 0), "lchown", path);
+}
+
+/** Sets atime and mtime (seconds, fractions kept) without following a final symlink. */
+export function lutimes(path: string, seconds: number): void {
+  const sec = Math.floor(seconds);
+  const nsec = Math.round((seconds - sec) * 1e9);
+  const ts = new BigInt64Array([BigInt(sec), BigInt(nsec), BigInt(sec), BigInt(nsec)]);
+  check(
+    libc().utimensat(AT_FDCWD, cstr(path), new Uint8Array(ts.buffer), AT_SYMLINK_NOFOLLOW),
+    "utimensat",
+    path,
+  );
+}
+
+function makedev(major: number, minor: number): bigint {
+  const ma = BigInt(major >>> 0);
+  const mi = BigInt(minor >>> 0);
+  return ((ma & 0xfffff000n) << 32n) | ((ma & 0xfffn) << 8n) | ((mi & 0xffffff00n) << 12n) |
+    (mi & 0xffn);
+}
+
+export function mknod(path: string, typeBits: number, perm: number, major = 0, minor = 0): void {
+  check(
+    libc().mknod(cstr(path), (typeBits | (perm & 0o7777)) >>> 0, makedev(major, minor)),
+    "mknod",
+    path,
+  );
+}
+
+export function lsetxattr(path: string, name: string, value: Uint8Array): void {
+  const v = new Uint8Array(value.length);
+  v.set(value);
+  check(
+    libc().lsetxattr(cstr(path), cstr(name), v, BigInt(v.length), 0),
+    `lsetxattr(${name})`,
+    path,
+  );
+}
