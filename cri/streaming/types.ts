@@ -1,0 +1,77 @@
+/** What the streaming server asks of the runtime, and what it hands over. */
+
+export interface TerminalSize {
+  width: number;
+  height: number;
+}
+
+/**
+ * The client's side of a remote command, as web streams. Absent streams were not requested.
+ * `stdout`/`stderr` writes resolve only once the client's socket took the bytes, so a
+ * producer piping into them is slowed to the client's pace.
+ */
+export interface CommandStreams {
+  stdin: ReadableStream<Uint8Array> | null;
+  stdout: WritableStream<Uint8Array> | null;
+  stderr: WritableStream<Uint8Array> | null;
+  /** Terminal sizes from the client (TTY sessions only). */
+  resize: ReadableStream<TerminalSize> | null;
+}
+
+/** A byte stream both ways: one port-forward connection. */
+export interface DuplexStreams {
+  readable: ReadableStream<Uint8Array>;
+  writable: WritableStream<Uint8Array>;
+}
+
+export interface ExecRequest {
+  containerId: string;
+  cmd: string[];
+  tty: boolean;
+  stdin: boolean;
+  stdout: boolean;
+  stderr: boolean;
+}
+
+export interface AttachRequest {
+  containerId: string;
+  tty: boolean;
+  stdin: boolean;
+  stdout: boolean;
+  stderr: boolean;
+}
+
+export interface PortForwardRequest {
+  podSandboxId: string;
+  /** Ports the CRI request named; empty = any port the client asks for. */
+  ports: number[];
+}
+
+/** The runtime side the streaming server drives. */
+export interface StreamingBackend {
+  /** Runs the command; resolves with its exit code once its output was fully delivered. */
+  exec(req: ExecRequest, streams: CommandStreams, signal: AbortSignal): Promise<number>;
+  /** Attaches to the container's stdio until it exits or the client leaves. */
+  attach(req: AttachRequest, streams: CommandStreams, signal: AbortSignal): Promise<void>;
+  /**
+   * Connects `conn` to `port` inside the pod's network namespace until either side ends.
+   * Rejects (with a message for the client) when the connection cannot be made.
+   */
+  portForward(
+    podSandboxId: string,
+    port: number,
+    conn: DuplexStreams,
+    signal: AbortSignal,
+  ): Promise<void>;
+}
+
+/** A command that ran and failed with a non-zero exit code (the v4 `NonZeroExitCode`). */
+export class ExitCodeError extends Error {
+  constructor(readonly exitCode: number, readonly cmd: string[]) {
+    super(
+      `command terminated with non-zero exit code: error executing command ${
+        JSON.stringify(cmd)
+      }, exit code ${exitCode}`,
+    );
+  }
+}

@@ -1,0 +1,258 @@
+/**
+ * Commands in running containers: `ExecSync` (probes, crictl exec -s) and streamed exec
+ * (kubectl exec), both through `<runtime> exec` of the container's OCI runtime.
+ *
+ * `runc exec` with a command copies the container's process spec (env, cwd, user,
+ * capabilities) and runs the command in its namespaces and cgroup, in the foreground:
+ * its exit code is the command's. `--pid-file` tells us the command's host PID so that a
+ * timeout or a vanished client kills the command itself (SIGKILL to `runc exec` would not
+ * reach it). TTY sessions run on a pty Skiff allocates, handed to `runc exec` as its stdio
+ * (as CRI-O does), so resizing is an ioctl on the master.
+ */
+import {
+  DeadlineExceededError,
+  FailedPreconditionError,
+  InternalError,
+  InvalidArgumentError,
+} from "../core/errors.ts";
+import type { CommandStreams } from "../cri/streaming/types.ts";
+import type { ContainerForStreaming } from "./contracts.ts";
+import { Pty } from "./pty.ts";
+
+/** Cap on each of ExecSync's stdout and stderr, as containerd (16 MiB). */
+export const EXEC_SYNC_OUTPUT_LIMIT = 16 * 1024 * 1024;
+
+export interface ExecSyncResult {
+  stdout: Uint8Array;
+  stderr: Uint8Array;
+  exitCode: number;
+}
+
+/** Where an exec runs: the OCI runtime and how to reach the container with it. */
+export function runtimeExecArgv(
+  c: ContainerForStreaming,
+  cmd: string[],
+  pidFile: string,
+): string[] {
+  if (!cmd.length || !cmd[0]) throw new InvalidArgumentError("exec needs a command (cmd is empty)");
+  return [
+    c.runtimeBinary,
+    "--root",
+    c.runtimeRoot,
+    ...c.runtimeOptions,
+    "exec",
+    "--pid-file",
+    pidFile,
+    c.id,
+    ...cmd,
+  ];
+}
+
+export function requireRunning(c: ContainerForStreaming | undefined, id: string) {
+  if (!c) throw new FailedPreconditionError(`container ${id} not found; check its ID`);
+  if (c.state !== "CONTAINER_RUNNING") {
+    throw new FailedPreconditionError(
+      `container ${id} is not running (state ${c.state}); exec needs a running container`,
+    );
+  }
+  return c;
+}
+
+/** Reads a stream fully, keeping at most `limit` bytes (the rest is drained and dropped). */
+async function collect(stream: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let kept = 0;
+  for await (const chunk of stream) {
+    if (kept >= limit) continue;
+    const part = chunk.subarray(0, limit - kept);
+    parts.push(part);
+    kept += part.length;
+  }
+  const out = new Uint8Array(kept);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+async function killFromPidFile(pidFile: string, fallback: Deno.ChildProcess): Promise<void> {
+  try {
+    const pid = Number((await Deno.readTextFile(pidFile)).trim());
+    if (pid > 0) {
+      Deno.kill(pid, "SIGKILL");
+      return;
+    }
+  } catch {
+    // Not started yet (no PID file) or already gone.
+  }
+  try {
+    fallback.kill("SIGKILL");
+  } catch { /* already exited */ }
+}
+
+async function withExecDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await Deno.makeTempDir({ prefix: "skiff-exec-" });
+  try {
+    return await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/**
+ * Runs a command to completion and returns its output. `timeoutMs` 0 = no timeout; on
+ * expiry the command is killed and a DeadlineExceededError thrown.
+ */
+export function execSync(
+  c: ContainerForStreaming,
+  cmd: string[],
+  timeoutMs: number,
+  outputLimit = EXEC_SYNC_OUTPUT_LIMIT,
+): Promise<ExecSyncResult> {
+  return withExecDir(async (dir) => {
+    const pidFile = `${dir}/pid`;
+    const [bin, ...args] = runtimeExecArgv(c, cmd, pidFile);
+    const child = new Deno.Command(bin, {
+      args,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    let timedOut = false;
+    const timer = timeoutMs > 0
+      ? setTimeout(() => {
+        timedOut = true;
+        killFromPidFile(pidFile, child);
+      }, timeoutMs)
+      : undefined;
+    try {
+      const [stdout, stderr, status] = await Promise.all([
+        collect(child.stdout, outputLimit),
+        collect(child.stderr, outputLimit),
+        child.status,
+      ]);
+      if (timedOut) {
+        throw new DeadlineExceededError(
+          `command ${JSON.stringify(cmd)} in container ${c.id} timed out after ` +
+            `${timeoutMs / 1000}s and was killed`,
+        );
+      }
+      return { stdout, stderr, exitCode: status.code };
+    } finally {
+      clearTimeout(timer);
+    }
+  });
+}
+
+/** A process whose stdio is piped: the driver behind non-TTY exec. */
+export async function runPiped(
+  argv: string[],
+  streams: CommandStreams,
+  signal: AbortSignal,
+  kill: (child: Deno.ChildProcess) => Promise<void> | void,
+): Promise<number> {
+  const child = new Deno.Command(argv[0], {
+    args: argv.slice(1),
+    stdin: streams.stdin ? "piped" : "null",
+    stdout: streams.stdout ? "piped" : "null",
+    stderr: streams.stderr ? "piped" : "null",
+  }).spawn();
+  const onAbort = () => kill(child);
+  signal.addEventListener("abort", onAbort, { once: true });
+  const stopInput = new AbortController();
+  try {
+    if (streams.stdin) {
+      // Ends with the client's half-close (stdin_once) or when the process exits.
+      streams.stdin.pipeTo(child.stdin, { signal: stopInput.signal }).catch(() => {
+        child.stdin.close().catch(() => {});
+      });
+    }
+    const outputs = [
+      streams.stdout ? child.stdout.pipeTo(streams.stdout) : null,
+      streams.stderr ? child.stderr.pipeTo(streams.stderr) : null,
+    ].map((p) =>
+      p?.catch(async () => {
+        // The client stopped reading: the command must not block on a full pipe forever.
+        await kill(child);
+      })
+    );
+    const [status] = await Promise.all([child.status, ...outputs]);
+    return status.code;
+  } finally {
+    stopInput.abort();
+    signal.removeEventListener("abort", onAbort);
+    streams.resize?.cancel().catch(() => {});
+  }
+}
+
+/**
+ * A process on a new pty: stdout carries the terminal's output, stdin its input, resize
+ * events become TIOCSWINSZ. The process gets the pty as its controlling terminal.
+ */
+export async function runOnPty(
+  argv: string[],
+  streams: CommandStreams,
+  signal: AbortSignal,
+  kill: (child: Deno.ChildProcess) => Promise<void> | void,
+): Promise<number> {
+  const pty = Pty.open();
+  let child: Deno.ChildProcess;
+  try {
+    // The script is constant; the pty path and argv are positional parameters.
+    child = new Deno.Command("sh", {
+      args: ["-c", 'exec setsid -c "$@" <"$0" >"$0" 2>&1', pty.slavePath, ...argv],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+  } catch (err) {
+    pty.close();
+    throw new InternalError(`cannot start ${argv[0]} on a terminal: ${err}`, { cause: err });
+  }
+  const exited = new AbortController();
+  const onAbort = () => kill(child);
+  signal.addEventListener("abort", onAbort, { once: true });
+  const stopInput = new AbortController();
+  const resizing = streams.resize?.pipeTo(
+    new WritableStream({ write: (size) => pty.resize(size) }),
+    { signal: stopInput.signal },
+  ).catch(() => {});
+  const input = streams.stdin?.pipeTo(pty.input(), { signal: stopInput.signal }).then(
+    // stdin_once: the client's half-close is the terminal's end of input (Ctrl-D).
+    () => pty.input().getWriter().write(new Uint8Array([4])),
+  ).catch(() => {});
+  const output = streams.stdout
+    ? pty.output(exited.signal).pipeTo(streams.stdout).catch(() => kill(child))
+    : pty.output(exited.signal).pipeTo(new WritableStream()).catch(() => {});
+  try {
+    const status = await child.status;
+    exited.abort();
+    pty.releaseSlave();
+    await output;
+    return status.code;
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+    stopInput.abort();
+    streams.resize?.cancel().catch(() => {});
+    pty.close();
+    await Promise.all([resizing, input]);
+  }
+}
+
+/** kubectl exec: runs `cmd` in the container, streaming; resolves with its exit code. */
+export function execStreaming(
+  c: ContainerForStreaming,
+  cmd: string[],
+  tty: boolean,
+  streams: CommandStreams,
+  signal: AbortSignal,
+): Promise<number> {
+  return withExecDir((dir) => {
+    const pidFile = `${dir}/pid`;
+    const argv = runtimeExecArgv(c, cmd, pidFile);
+    const kill = (child: Deno.ChildProcess) => killFromPidFile(pidFile, child);
+    return tty ? runOnPty(argv, streams, signal, kill) : runPiped(argv, streams, signal, kill);
+  });
+}
