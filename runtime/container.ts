@@ -248,6 +248,17 @@ export class ContainerService implements ImageUsage, PodContainers, ContainerLoo
     this.closed = true;
   }
 
+  /** Where conmon writes `<id>` when a container ends (for an inotify exit watcher). */
+  get exitsDir(): string {
+    return this.exitDir;
+  }
+
+  /** Settles a container whose exit file appeared: records the exit, publishes the event. */
+  settle(id: string): void {
+    const rec = this.cache.get(id);
+    if (rec) this.settleExit(rec);
+  }
+
   // --------------------------------------------------------------------------------------
   // Create
 
