@@ -259,6 +259,16 @@ export class ContainerService implements ImageUsage, PodContainers, ContainerLoo
     if (rec) this.settleExit(rec);
   }
 
+  /**
+   * Stores the resources an UpdateContainerResources applied (runtime/maintenance.ts runs
+   * `runc update`), so ContainerStatus reports what is in force.
+   */
+  recordResources(id: string, resources: LinuxContainerResources): void {
+    const rec = this.resolve(id);
+    rec.resources = resources;
+    this.save(rec);
+  }
+
   // --------------------------------------------------------------------------------------
   // Create
 
