@@ -22,6 +22,16 @@ export class SharedFlights {
     return this.flights.has(key);
   }
 
+  /** Resolves once the work under `key` (if any) has settled, success or not. */
+  async settled(key: string): Promise<void> {
+    await this.flights.get(key)?.promise.catch(() => {});
+  }
+
+  /** Whether the work under `key` still has callers waiting for it. */
+  waiters(key: string): number {
+    return this.flights.get(key)?.waiters ?? 0;
+  }
+
   run<T>(key: string, signal: AbortSignal, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
     if (signal.aborted) return Promise.reject(new CancelledError(`${key}: cancelled`));
     let f = this.flights.get(key);
@@ -67,20 +77,20 @@ export async function mapLimit<I, O>(
 ): Promise<O[]> {
   const out: O[] = new Array(items.length);
   let next = 0;
-  let failed = false;
+  // The first failure in time is the cause; later ones are usually its consequences.
+  let firstError: { error: unknown } | undefined;
   const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (!failed && next < items.length) {
+    while (!firstError && next < items.length) {
       const i = next++;
       try {
         out[i] = await fn(items[i], i);
       } catch (e) {
-        failed = true;
-        throw e;
+        firstError ??= { error: e };
+        return;
       }
     }
   });
-  const results = await Promise.allSettled(workers);
-  const err = results.find((r) => r.status === "rejected");
-  if (err) throw (err as PromiseRejectedResult).reason;
+  await Promise.all(workers);
+  if (firstError) throw firstError.error;
   return out;
 }

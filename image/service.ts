@@ -244,7 +244,14 @@ export class ImageService implements ImageProvider {
     const signal = opts.signal ?? new AbortController().signal;
     const creds = credentialsFromCri(opts.auth);
     const key = `pull:${formatReference(ref)}`;
-    return await this.flights.run(key, signal, (s) => this.doPull(ref, creds, s));
+    try {
+      return await this.flights.run(key, signal, (s) => this.doPull(ref, creds, s));
+    } catch (e) {
+      // A failed pull keeps nothing: what it stored that no image references goes now
+      // (GC skips whatever other pulls in flight still need).
+      if (!this.flights.has(key)) this.gc();
+      throw e;
+    }
   }
 
   private hold(keys: string[]): () => void {
@@ -347,6 +354,16 @@ export class ImageService implements ImageProvider {
             throw e;
           }
         });
+      } catch (e) {
+        // Let the layer work this pull abandoned finish its clean-up before reporting, so a
+        // failed pull leaves no temp files behind (work other pulls still wait for goes on).
+        await Promise.all(
+          layers
+            .map((l) => `layer:${l.chainId}`)
+            .filter((k) => this.flights.has(k) && this.flights.waiters(k) === 0)
+            .map((k) => this.flights.settled(k)),
+        );
+        throw e;
       } finally {
         progress.finish();
         releaseLayers();

@@ -15,6 +15,7 @@ const SYMBOLS = {
   utimensat: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
   mknod: { parameters: ["buffer", "u32", "u64"], result: "i32" },
   lsetxattr: { parameters: ["buffer", "buffer", "buffer", "usize", "i32"], result: "i32" },
+  lgetxattr: { parameters: ["buffer", "buffer", "buffer", "usize"], result: "isize" },
   __errno_location: { parameters: [], result: "pointer" },
   strerror: { parameters: ["i32"], result: "pointer" },
 } as const;
@@ -91,4 +92,17 @@ export function lsetxattr(path: string, name: string, value: Uint8Array): void {
     `lsetxattr(${name})`,
     path,
   );
+}
+
+/** Reads an xattr without following a final symlink; null when it is not set. */
+export function lgetxattr(path: string, name: string): Uint8Array | null {
+  const buf = new Uint8Array(64 * 1024);
+  const n = Number(libc().lgetxattr(cstr(path), cstr(name), buf, BigInt(buf.length)));
+  if (n < 0) {
+    const p = libc().__errno_location();
+    const errno = p ? new Deno.UnsafePointerView(p).getInt32() : 0;
+    if (errno === 61) return null; // ENODATA
+    throw new SyscallError(`lgetxattr(${name})`, path, errno);
+  }
+  return buf.slice(0, n);
 }

@@ -151,6 +151,21 @@ export class TestRegistry {
     return `Basic ${btoa(`${this.auth.username}:${this.auth.password}`)}`;
   }
 
+  /**
+   * Requests the registry served, from its access log, as "METHOD /path" (e.g.
+   * "GET /v2/test/busybox/blobs/sha256:…"), for tests that count downloads.
+   */
+  async requests(): Promise<string[]> {
+    // The log is copied from the registry's pipes asynchronously: give it a moment.
+    await new Promise((r) => setTimeout(r, 150));
+    const text = await Deno.readTextFile(this.logFile).catch(() => "");
+    const out: string[] = [];
+    for (const m of text.matchAll(/"(GET|HEAD|PUT|POST|PATCH|DELETE) (\S+) HTTP\/[\d.]+"/g)) {
+      out.push(`${m[1]} ${m[2]}`);
+    }
+    return out;
+  }
+
   /** Full reference for a repository path and tag on this registry. */
   ref(nameAndTag: string): string {
     return `${this.host}/${nameAndTag}`;
