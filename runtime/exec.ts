@@ -6,8 +6,9 @@
  * capabilities) and runs the command in its namespaces and cgroup, in the foreground:
  * its exit code is the command's. `--pid-file` tells us the command's host PID so that a
  * timeout or a vanished client kills the command itself (SIGKILL to `runc exec` would not
- * reach it). TTY sessions run on a pty Skiff allocates, handed to `runc exec` as its stdio
- * (as CRI-O does), so resizing is an ioctl on the master.
+ * reach it). TTY sessions run `runc exec --tty` on a pty Skiff allocates, as its stdio and
+ * controlling terminal (as CRI-O does): a resize is an ioctl on the master, the kernel
+ * sends runc SIGWINCH, and runc resizes the container's own terminal.
  */
 import {
   DeadlineExceededError,
@@ -33,6 +34,7 @@ export function runtimeExecArgv(
   c: ContainerForStreaming,
   cmd: string[],
   pidFile: string,
+  tty = false,
 ): string[] {
   if (!cmd.length || !cmd[0]) throw new InvalidArgumentError("exec needs a command (cmd is empty)");
   return [
@@ -43,6 +45,9 @@ export function runtimeExecArgv(
     "exec",
     "--pid-file",
     pidFile,
+    // With --tty, runc gives the command a terminal of its own and relays it to runc's
+    // stdio (Skiff's pty); runc follows SIGWINCH on that pty to resize the inner one.
+    ...(tty ? ["--tty"] : []),
     c.id,
     ...cmd,
   ];
@@ -109,8 +114,9 @@ export function execSync(
   c: ContainerForStreaming,
   cmd: string[],
   timeoutMs: number,
-  outputLimit = EXEC_SYNC_OUTPUT_LIMIT,
+  opts: { outputLimit?: number; signal?: AbortSignal } = {},
 ): Promise<ExecSyncResult> {
+  const outputLimit = opts.outputLimit ?? EXEC_SYNC_OUTPUT_LIMIT;
   return withExecDir(async (dir) => {
     const pidFile = `${dir}/pid`;
     const [bin, ...args] = runtimeExecArgv(c, cmd, pidFile);
@@ -127,6 +133,9 @@ export function execSync(
         killFromPidFile(pidFile, child);
       }, timeoutMs)
       : undefined;
+    // The caller went away (gRPC cancel or deadline): the command must not outlive it.
+    const onAbort = () => killFromPidFile(pidFile, child);
+    opts.signal?.addEventListener("abort", onAbort, { once: true });
     try {
       const [stdout, stderr, status] = await Promise.all([
         collect(child.stdout, outputLimit),
@@ -142,6 +151,7 @@ export function execSync(
       return { stdout, stderr, exitCode: status.code };
     } finally {
       clearTimeout(timer);
+      opts.signal?.removeEventListener("abort", onAbort);
     }
   });
 }
@@ -251,7 +261,7 @@ export function execStreaming(
 ): Promise<number> {
   return withExecDir((dir) => {
     const pidFile = `${dir}/pid`;
-    const argv = runtimeExecArgv(c, cmd, pidFile);
+    const argv = runtimeExecArgv(c, cmd, pidFile, tty);
     const kill = (child: Deno.ChildProcess) => killFromPidFile(pidFile, child);
     return tty ? runOnPty(argv, streams, signal, kill) : runPiped(argv, streams, signal, kill);
   });
