@@ -9,6 +9,8 @@ import { CriServer } from "./cri/server.ts";
 import type { CriHandlers } from "./cri/handler.ts";
 import { runtimeInfoHandlers } from "./cri/handlers/runtime_info.ts";
 import { sandboxHandlers } from "./cri/handlers/sandbox.ts";
+import { imageHandlers } from "./cri/handlers/image.ts";
+import { openImageService } from "./image/mod.ts";
 import { SandboxService } from "./runtime/mod.ts";
 import { Store } from "./store/mod.ts";
 import { networkReadiness, PodCidr } from "./network/mod.ts";
@@ -37,6 +39,8 @@ export async function startDaemon(config: Config): Promise<Daemon> {
   // Pod sandboxes: recovered from the store (and half-made ones undone) before serving.
   const sandboxes = new SandboxService({ config, store, podCidr });
   await sandboxes.recover();
+  // Images: leftovers of interrupted pulls removed and unreferenced content collected.
+  const images = openImageService({ config: () => config, store, log: log.child("image") });
 
   const handlers: CriHandlers = {
     ...runtimeInfoHandlers({
@@ -47,6 +51,7 @@ export async function startDaemon(config: Config): Promise<Daemon> {
       log: log.child("cri"),
     }),
     ...sandboxHandlers(sandboxes),
+    ...imageHandlers({ images }),
   };
 
   const cri = new CriServer({ socket: config.socket, handlers, metrics, log: log.child("cri") });
