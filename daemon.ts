@@ -2,7 +2,13 @@
  * Composes one running Skiff: config → store → domain services → CRI server + admin API.
  * `main.ts` owns the process (signals, exit codes); this owns the parts and their order.
  */
-import { adminTokenFile, type Config, databaseFile, parseHostPort } from "./core/config.ts";
+import {
+  adminTokenFile,
+  type Config,
+  databaseFile,
+  internalCriSocket,
+  parseHostPort,
+} from "./core/config.ts";
 import { logger } from "./core/log.ts";
 import { MetricsRegistry } from "./core/metrics.ts";
 import { CriServer } from "./cri/server.ts";
@@ -54,7 +60,13 @@ export async function startDaemon(config: Config): Promise<Daemon> {
     ...imageHandlers({ images }),
   };
 
-  const cri = new CriServer({ socket: config.socket, handlers, metrics, log: log.child("cri") });
+  const cri = new CriServer({
+    socket: config.socket,
+    internalSocket: config.compat_authority_front ? internalCriSocket(config) : undefined,
+    handlers,
+    metrics,
+    log: log.child("cri"),
+  });
   let serving = false;
   try {
     await cri.start();

@@ -44,6 +44,8 @@ export interface Config {
   cgroup_driver: "cgroupfs" | "systemd";
   /** Shutdown: how long in-flight calls may take after SIGTERM. */
   shutdown_grace_seconds: number;
+  /** Accept old kubelets' socket-path `:authority` through cri/authority_front.ts. */
+  compat_authority_front: boolean;
   streaming: {
     address: string;
     tls_cert: string;
@@ -186,6 +188,11 @@ export const CONFIG_SCHEMA: SectionSpec = {
       default: 10,
       min: 0,
       doc: "on SIGTERM, how long in-flight calls may finish",
+    },
+    compat_authority_front: {
+      type: "bool",
+      default: true,
+      doc: "accept kubelet/crictl < 1.30, which send the socket path as HTTP/2 :authority",
     },
     streaming: {
       doc: "CRI streaming server (exec, attach, port-forward) that kubelet proxies to",
@@ -569,6 +576,10 @@ export function runtimeRoot(c: Config, handler: string): string {
 }
 export function databaseFile(c: Config): string {
   return `${c.root_dir}/skiff.db`;
+}
+/** The gRPC server's own socket when the authority front owns `socket` (mode 0600). */
+export function internalCriSocket(c: Config): string {
+  return `${c.state_dir}/skiff-internal.sock`;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import { FailedPreconditionError, UnimplementedError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import type { MetricsRegistry } from "../core/metrics.ts";
 import { grpcCodeName, toGrpcStatus } from "./errors.ts";
+import { AuthorityFront } from "./authority_front.ts";
 import type {
   CallContext,
   CriHandlers,
@@ -30,6 +31,11 @@ export interface CriServerOptions {
   handlers: CriHandlers;
   metrics: MetricsRegistry;
   log: Logger;
+  /**
+   * When set, grpc-js binds this internal socket and an AuthorityFront serves `socket`,
+   * rewriting old kubelets' socket-path `:authority` (see cri/authority_front.ts).
+   */
+  internalSocket?: string;
 }
 
 /** Read-only RPCs that kubelet calls constantly: logged at debug when they succeed. */
@@ -37,6 +43,7 @@ const QUIET = /^(Version|Status|List|.*Status$|ImageFsInfo|.*Stats$|RuntimeConfi
 
 export class CriServer {
   private server?: grpc.Server;
+  private front?: AuthorityFront;
   private inflight = new Set<AbortController>();
   private readonly requests;
   private readonly latency;
@@ -60,6 +67,13 @@ export class CriServer {
     const socket = this.opts.socket;
     await Deno.mkdir(dirname(socket), { recursive: true });
     await clearStaleSocket(socket);
+    // The internal socket is only ever ours: whatever is there is left from a previous run.
+    const internal = this.opts.internalSocket;
+    if (internal) {
+      await Deno.mkdir(dirname(internal), { recursive: true });
+      await Deno.remove(internal).catch(() => {});
+    }
+    const bindPath = internal ?? socket;
     const server = new grpc.Server({
       "grpc.max_receive_message_length": 16 * 1024 * 1024,
       "grpc.max_send_message_length": 16 * 1024 * 1024,
@@ -76,14 +90,36 @@ export class CriServer {
       server.addService(def, impl);
     }
     await new Promise<void>((resolve, reject) => {
-      server.bindAsync(`unix://${socket}`, grpc.ServerCredentials.createInsecure(), (err) => {
+      server.bindAsync(`unix://${bindPath}`, grpc.ServerCredentials.createInsecure(), (err) => {
         if (err) reject(err);
         else resolve();
       });
     });
-    await Deno.chmod(socket, 0o660);
     this.server = server;
-    this.opts.log.info("CRI server listening", { socket });
+    if (internal) {
+      await Deno.chmod(internal, 0o600);
+      const rewrites = this.opts.metrics.counter(
+        "skiff_authority_rewrites_total",
+        "HTTP/2 :authority values rewritten for kubelet/crictl < 1.30.",
+      );
+      const front = new AuthorityFront({
+        socket,
+        upstream: internal,
+        log: this.opts.log,
+        onRewrite: () => rewrites.inc({}),
+      });
+      try {
+        await front.start();
+      } catch (err) {
+        server.forceShutdown();
+        await Deno.remove(internal).catch(() => {});
+        this.server = undefined;
+        throw err;
+      }
+      this.front = front;
+    }
+    await Deno.chmod(socket, 0o660);
+    this.opts.log.info("CRI server listening", { socket, authority_front: !!internal });
   }
 
   /**
@@ -94,6 +130,9 @@ export class CriServer {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
+    const front = this.front;
+    this.front = undefined;
+    await front?.stopAccepting();
     const drained = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = new Promise<boolean>((resolve) => {
@@ -108,7 +147,9 @@ export class CriServer {
       for (const c of this.inflight) c.abort(new Error("Skiff is shutting down"));
       server.forceShutdown();
     }
+    front?.closeConnections();
     await Deno.remove(this.opts.socket).catch(() => {});
+    if (this.opts.internalSocket) await Deno.remove(this.opts.internalSocket).catch(() => {});
   }
 
   private begin(method: CriMethod, call: CallLike) {
