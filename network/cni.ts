@@ -339,6 +339,8 @@ export class CniRuntime {
     const argsText = a.args.map(([k, v]) => `${k}=${v}`).join(";");
     const started = performance.now();
     let out: Deno.CommandOutput;
+    let timedOut = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       const child = new Deno.Command(path, {
         env: {
@@ -354,11 +356,25 @@ export class CniRuntime {
         stdin: "piped",
         stdout: "piped",
         stderr: "piped",
-        signal: AbortSignal.timeout(this.opts.timeoutMs),
+        // Its own process group, so a timeout kills whatever it spawned too (a child still
+        // holding stdout would otherwise keep the call hanging).
+        detached: true,
       }).spawn();
+      timer = setTimeout(() => {
+        timedOut = true;
+        try {
+          Deno.kill(-child.pid, "SIGKILL");
+        } catch {
+          try {
+            child.kill("SIGKILL");
+          } catch {
+            // already gone
+          }
+        }
+      }, this.opts.timeoutMs);
       const w = child.stdin.getWriter();
-      await w.write(new TextEncoder().encode(JSON.stringify(stdinConf)));
-      await w.close();
+      await w.write(new TextEncoder().encode(JSON.stringify(stdinConf))).catch(() => {});
+      await w.close().catch(() => {});
       out = await child.output();
     } catch (err) {
       throw new CniPluginError(
@@ -367,18 +383,28 @@ export class CniRuntime {
         null,
         `CNI plugin ${plugin.type} ${command} could not run: ${(err as Error).message}`,
       );
+    } finally {
+      clearTimeout(timer);
     }
     const elapsed = performance.now() - started;
     const stdout = new TextDecoder().decode(out.stdout);
     const stderr = new TextDecoder().decode(out.stderr).trim();
+    if (timedOut) {
+      throw new CniPluginError(
+        plugin.type,
+        command,
+        null,
+        `CNI plugin ${plugin.type} ${command} timed out and was killed after ${
+          Math.round(elapsed)
+        } ms (plugin_timeout_seconds is ${this.opts.timeoutMs / 1000})`,
+      );
+    }
     if (out.signal) {
       throw new CniPluginError(
         plugin.type,
         command,
         null,
-        `CNI plugin ${plugin.type} ${command} killed by ${out.signal} after ${
-          Math.round(elapsed)
-        } ms (plugin_timeout_seconds is ${this.opts.timeoutMs / 1000})`,
+        `CNI plugin ${plugin.type} ${command} was killed by ${out.signal}`,
       );
     }
     if (!out.success) {

@@ -35,13 +35,33 @@ export function pidNamespacePath(infra: InfraProcess): string {
   return `/proc/${infra.pid}/ns/pid`;
 }
 
+const CLOSE_FDS_AND_EXEC = "for f in /proc/$$/fd/*; do n=${f##*/}; " +
+  'if [ "$n" -gt 2 ]; then eval "exec $n>&-"; fi; done; exec "$@"';
+
 export async function startInfra(pinned: PinnedNamespaces): Promise<InfraProcess> {
   const args: string[] = [];
   if (pinned.net) args.push(`--net=${pinned.net}`);
   if (pinned.ipc) args.push(`--ipc=${pinned.ipc}`);
   if (pinned.uts) args.push(`--uts=${pinned.uts}`);
-  const child = new Deno.Command("nsenter", {
-    args: [...args, "--", "unshare", "--pid", "--fork", "--mount-proc", "sleep", "infinity"],
+  // Deno hands its non-CLOEXEC descriptors (the CRI listening socket among them) to every
+  // child; a long-lived infra process holding them would keep the socket answering after
+  // Skiff died. A fixed bash script closes everything above stderr before the exec (the
+  // real argv goes in as "$@", never into the script text).
+  const child = new Deno.Command("bash", {
+    args: [
+      "-c",
+      CLOSE_FDS_AND_EXEC,
+      "skiff-infra",
+      "nsenter",
+      ...args,
+      "--",
+      "unshare",
+      "--pid",
+      "--fork",
+      "--mount-proc",
+      "sleep",
+      "infinity",
+    ],
     stdin: "null",
     stdout: "null",
     stderr: "null",

@@ -244,6 +244,43 @@ export async function cleanupSkiff(s: TestSkiff): Promise<void> {
       // Skiff is not answering: dispose unmounts what is left.
     }
   }
+  await killPodProcesses(s);
   await s.dispose();
   await teardownNetwork(s);
+}
+
+/**
+ * Kills processes living in the test's pinned namespaces (infra processes of pods a dead
+ * Skiff could not stop), found by namespace inode.
+ */
+export async function killPodProcesses(s: TestSkiff): Promise<void> {
+  const inodes = new Set<string>();
+  for (const name of await listDir(`${s.stateDir}/ns`)) {
+    try {
+      const kind = name.slice(name.lastIndexOf("-") + 1);
+      inodes.add(`${kind}:[${Deno.statSync(`${s.stateDir}/ns/${name}`).ino}]`);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  if (inodes.size === 0) return;
+  for (const pid of await listDir("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    for (const kind of ["net", "ipc", "uts"]) {
+      let link = "";
+      try {
+        link = Deno.readLinkSync(`/proc/${pid}/ns/${kind}`);
+      } catch {
+        continue;
+      }
+      if (inodes.has(link)) {
+        try {
+          Deno.kill(Number(pid), "SIGKILL");
+        } catch {
+          // already gone
+        }
+        break;
+      }
+    }
+  }
 }

@@ -163,6 +163,10 @@ Deno.test({
       const pinnedNet = await inPod({ net: v.namespaces.net }, ["readlink", "/proc/self/ns/net"]);
       assert.equal(pinnedNet.stdout.trim(), link(`/proc/${v.pid}/ns/net`));
       assert.equal(v.pidNamespace, `/proc/${v.pid}/ns/pid`);
+      // It holds none of Skiff's descriptors (the CRI socket would stay "served" after a
+      // crash otherwise).
+      const fds = [...Deno.readDirSync(`/proc/${v.pid}/fd`)].map((e) => Number(e.name));
+      assert.deepEqual(fds.filter((n) => n > 2), []);
       // The leak check's process scan sees it (so it would see a leaked one).
       assert.ok((await snapshot(s)).processes.some((p) => p.startsWith(`${v.pid}:`)));
       await s.client.call("StopPodSandbox", { pod_sandbox_id: id });
