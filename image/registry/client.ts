@@ -246,7 +246,8 @@ export class RegistryClient {
         res = await this.fetchImpl(url, { headers, signal, redirect: "follow" });
       } catch (e) {
         if (signal.aborted) throw signal.reason;
-        if (attempt < MAX_RETRIES) {
+        // A mirror that cannot be reached is skipped quickly: the next endpoint may serve.
+        if (attempt < (ep.mirror ? 1 : MAX_RETRIES)) {
           this.opts.log.debug("registry request failed; retrying", {
             url,
             attempt,
