@@ -489,6 +489,9 @@ export class ContainerService implements ImageUsage, PodContainers, ContainerLoo
         });
         rec.pid = started.pid;
         rec.conmonPid = started.conmonPid;
+        // The process may end before `runc start` returns: take the time before, so that
+        // finished_at is never earlier than started_at.
+        rec.startedAt = Date.now();
         await runtime.start(id, runtimeLog);
       } catch (err) {
         const message = errorMessage(err);
@@ -499,7 +502,6 @@ export class ContainerService implements ImageUsage, PodContainers, ContainerLoo
         throw new InternalError(`failed to start container ${id}: ${message}`, { cause: err });
       }
       rec.state = "CONTAINER_RUNNING";
-      rec.startedAt = Date.now();
       this.save(rec);
       this.publish("CONTAINER_STARTED_EVENT", rec);
       this.log.info("container started", { id, pid: rec.pid });
@@ -751,7 +753,7 @@ export class ContainerService implements ImageUsage, PodContainers, ContainerLoo
       oom = true;
     } catch { /* no OOM kill recorded */ }
     const reason = oom ? "OOMKilled" : code === 0 ? "Completed" : "Error";
-    this.markExited(rec, code, reason, "", mtime);
+    this.markExited(rec, code, reason, "", Math.max(mtime, rec.startedAt));
     // Free the runtime's state (cgroup, runc dir) without holding the caller up.
     if (!this.closed) this.reap(rec);
     return true;

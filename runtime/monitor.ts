@@ -10,8 +10,16 @@
  */
 import { InternalError } from "../core/errors.ts";
 
-/** Opens fd 3 (sync, write) then fd 4 (start, read), logs to $3, then becomes conmon. */
+/**
+ * Closes every inherited fd above 2 (Skiff's own sockets and pipes are not all
+ * close-on-exec, and conmon would otherwise hold them, e.g. the CRI socket, for the life of
+ * the container), then opens fd 3 (sync, write) and fd 4 (start, read), sends conmon's
+ * output to the log file ($3), and becomes conmon. bash, because dash cannot name fds > 9;
+ * the only text spliced into `exec` is an fd number that was checked to be all digits.
+ */
 const LAUNCH_SCRIPT = 'sync="$1"; start="$2"; log="$3"; shift 3; ' +
+  'for fd in /proc/self/fd/*; do n="${fd##*/}"; case "$n" in ""|*[!0-9]*) continue;; esac; ' +
+  '[ "$n" -gt 2 ] && eval "exec $n>&-" 2>/dev/null; done; ' +
   'exec "$@" 3>"$sync" 4<"$start" >>"$log" 2>&1 </dev/null';
 
 export interface ConmonOptions {
@@ -152,8 +160,17 @@ export async function startConmon(o: ConmonOptions): Promise<ConmonStarted> {
   const startFifo = `${o.bundle}/conmon-start`;
   await mkfifo(syncFifo);
   await mkfifo(startFifo);
-  const child = new Deno.Command("/bin/sh", {
-    args: ["-c", LAUNCH_SCRIPT, "sh", syncFifo, startFifo, o.conmonLog, o.conmon, ...conmonArgs(o)],
+  const child = new Deno.Command("/bin/bash", {
+    args: [
+      "-c",
+      LAUNCH_SCRIPT,
+      "conmon-launch",
+      syncFifo,
+      startFifo,
+      o.conmonLog,
+      o.conmon,
+      ...conmonArgs(o),
+    ],
     cwd: o.bundle,
     env: { _OCI_SYNCPIPE: "3", _OCI_STARTPIPE: "4" },
     stdin: "null",
