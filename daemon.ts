@@ -15,6 +15,9 @@ import { CriServer } from "./cri/server.ts";
 import type { CriHandlers } from "./cri/handler.ts";
 import { runtimeInfoHandlers } from "./cri/handlers/runtime_info.ts";
 import { sandboxHandlers } from "./cri/handlers/sandbox.ts";
+import { containerHandlers } from "./cri/handlers/container.ts";
+import { ContainerService } from "./runtime/container.ts";
+import { ContainerEventBus } from "./runtime/events.ts";
 import { imageHandlers } from "./cri/handlers/image.ts";
 import { openImageService } from "./image/mod.ts";
 import { SandboxService } from "./runtime/mod.ts";
@@ -47,6 +50,19 @@ export async function startDaemon(config: Config): Promise<Daemon> {
   await sandboxes.recover();
   // Images: leftovers of interrupted pulls removed and unreferenced content collected.
   const images = openImageService({ config: () => config, store, log: log.child("image") });
+  // Containers: reloaded, exits that happened while Skiff was away settled, half-made undone.
+  const containerEvents = new ContainerEventBus();
+  const containers = new ContainerService({
+    config,
+    store,
+    images,
+    sandboxes,
+    log: log.child("container"),
+    events: containerEvents,
+  });
+  await containers.recover();
+  sandboxes.setPodContainers(containers);
+  images.setImageUsage(containers);
 
   const handlers: CriHandlers = {
     ...runtimeInfoHandlers({
@@ -58,6 +74,7 @@ export async function startDaemon(config: Config): Promise<Daemon> {
     }),
     ...sandboxHandlers(sandboxes),
     ...imageHandlers({ images }),
+    ...containerHandlers(containers),
   };
 
   const cri = new CriServer({
