@@ -2,8 +2,9 @@
  * The `skiff` command: `serve` (default), `version`, `config default`, `--help` everywhere.
  */
 import { parseArgs } from "node:util";
-import { loadConfig, renderDefaultConfig } from "./core/config.ts";
-import { configureLogging, logger } from "./core/log.ts";
+import { type Config, loadConfig, renderDefaultConfig } from "./core/config.ts";
+import { configureLogging, type Logger, logger } from "./core/log.ts";
+import { applyReload } from "./core/reload.ts";
 import { errorMessage } from "./core/errors.ts";
 import { RUNTIME_API_VERSION, SKIFF_VERSION } from "./core/version.ts";
 
@@ -32,7 +33,9 @@ Config: /etc/skiff/config.toml unless --config is given; every key is optional.
 
 Serves CRI on the configured unix socket (default /run/skiff/skiff.sock), the streaming
 server and the admin API. SIGTERM or SIGINT stops it gracefully; running containers are
-left running.
+left running. SIGHUP re-reads the config file: log level/format, registry mirrors and
+credentials, pinned images and runtime handlers (for new pods) change live; other changed
+keys are logged as needing a restart.
 
 Options:
   -c, --config FILE     config file (default /etc/skiff/config.toml)
@@ -155,7 +158,40 @@ async function serve(configPath: string | undefined, logLevel: string | undefine
     });
   };
   for (const sig of ["SIGTERM", "SIGINT"] as const) Deno.addSignalListener(sig, onSignal(sig));
+  // SIGHUP re-reads the config file and applies what can change live (core/reload.ts).
+  // Reloads run one at a time, in the order the signals came.
+  let reloading = Promise.resolve();
+  Deno.addSignalListener("SIGHUP", () => {
+    if (stopping) return;
+    reloading = reloading.then(() => reloadConfig(configPath, logLevel, config, log));
+  });
   return await stopped.promise;
+}
+
+async function reloadConfig(
+  configPath: string | undefined,
+  logLevel: string | undefined,
+  config: Config,
+  log: Logger,
+): Promise<void> {
+  let next: Config;
+  let path: string;
+  try {
+    ({ config: next, path } = await loadConfig(configPath));
+  } catch (err) {
+    log.error("config reload failed; the running config is unchanged", {
+      error: errorMessage(err),
+    });
+    return;
+  }
+  // --log-level on the command line keeps winning over the file, as at start-up.
+  if (logLevel !== undefined) next.log_level = logLevel as Config["log_level"];
+  const { applied, restartNeeded } = applyReload(config, next);
+  configureLogging({ level: config.log_level, format: config.log_format });
+  for (const key of restartNeeded) {
+    log.warn(`restart needed for ${key}`, { key, config: path });
+  }
+  log.info("config reloaded", { config: path, applied: applied.join(",") || "nothing" });
 }
 
 if (import.meta.main) {
