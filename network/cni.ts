@@ -218,6 +218,20 @@ interface CacheEntry {
   result: CniResult;
 }
 
+/** Told of every plugin call (operation, plugin type, seconds, success): for metrics. */
+export type CniCallObserver = (
+  op: "ADD" | "CHECK" | "DEL",
+  plugin: string,
+  seconds: number,
+  ok: boolean,
+) => void;
+let cniCallObserver: CniCallObserver | null = null;
+
+/** Sets the process's CNI call observer (the daemon's metrics); null removes it. */
+export function observeCniCalls(observer: CniCallObserver | null): void {
+  cniCallObserver = observer;
+}
+
 /** Runs CNI plugins for attachments; stateless apart from the result cache dir. */
 export class CniRuntime {
   constructor(readonly opts: CniRuntimeOptions) {}
@@ -314,7 +328,26 @@ export class CniRuntime {
     await Deno.rename(`${file}.tmp`, file);
   }
 
+  /** One plugin call, timed for the metrics observer. */
   private async exec(
+    command: "ADD" | "CHECK" | "DEL",
+    net: CniNetworkConfig,
+    plugin: CniPluginConf,
+    a: CniAttachment,
+    prevResult: CniResult | undefined,
+  ): Promise<CniResult> {
+    const t0 = performance.now();
+    let ok = false;
+    try {
+      const result = await this.execPlugin(command, net, plugin, a, prevResult);
+      ok = true;
+      return result;
+    } finally {
+      cniCallObserver?.(command, plugin.type, (performance.now() - t0) / 1000, ok);
+    }
+  }
+
+  private async execPlugin(
     command: "ADD" | "CHECK" | "DEL",
     net: CniNetworkConfig,
     plugin: CniPluginConf,

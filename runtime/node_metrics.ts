@@ -91,7 +91,7 @@ export class NodeMetrics {
     );
     this.cniLatency = r.histogram(
       "skiff_cni_operation_duration_seconds",
-      "CNI plugin chain ADD and DEL durations, by operation and result.",
+      "CNI plugin calls (ADD, CHECK, DEL) durations, by operation, plugin and result.",
     );
     const conmon = r.gauge(
       "skiff_conmon_processes",
@@ -159,9 +159,9 @@ export class NodeMetrics {
     }
   }
 
-  /** For the CNI runner: one ADD or DEL of a whole chain. */
-  observeCni(op: "ADD" | "DEL" | "CHECK", seconds: number, ok: boolean): void {
-    this.cniLatency.observe({ op, result: ok ? "ok" : "error" }, seconds);
+  /** For the CNI runner (`observeCniCalls`): one plugin's ADD, CHECK or DEL. */
+  observeCni(op: "ADD" | "DEL" | "CHECK", plugin: string, seconds: number, ok: boolean): void {
+    this.cniLatency.observe({ op, plugin, result: ok ? "ok" : "error" }, seconds);
   }
 
   private countConmon(): number {
