@@ -588,7 +588,24 @@ export class SandboxService implements SandboxProvider {
     await this.removeOrphans();
     const live = this.records.list().filter((r) => r.phase === "ready" && r.networkAttached);
     log.info("pod sandboxes recovered", { total: this.records.count(), networked: live.length });
+    // CNI CHECK of the recovered attachments runs in the background: start-up does not
+    // wait for plugins, and a failed CHECK is reported, not acted on (kubelet decides).
+    if (live.length) {
+      this.recoveryCheck = this.checkNetworks().then((failed) =>
+        log.info("CNI CHECK of recovered pod sandboxes done", {
+          checked: live.length,
+          failed: failed.length,
+        })
+      ).catch((err) =>
+        log.warn("CNI CHECK of recovered pod sandboxes stopped", {
+          error: errorMessage(err),
+        })
+      );
+    }
   }
+
+  /** The background CHECK started by recover(), for callers that want to wait for it. */
+  recoveryCheck: Promise<void> = Promise.resolve();
 
   /** CNI CHECK of every ready sandbox's attachment; returns the IDs that failed. */
   async checkNetworks(): Promise<string[]> {

@@ -158,3 +158,46 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "NetworkReady follows the CNI conf dir without a restart",
+  ignore,
+  fn: async () => {
+    const s = await TestSkiff.create({ bridge: false });
+    try {
+      await s.start();
+      const ready = async () =>
+        (await s.client.call("Status", {})).status!.conditions.find((c) =>
+          c.type === "NetworkReady"
+        )!;
+      const before = await ready();
+      assert.equal(before.status, false);
+      assert.equal(before.reason, "NetworkPluginNotReady");
+      const noNet = await failure(s.client.call("RunPodSandbox", { config: podConfig() }));
+      assert.equal(noNet.codeName, "FAILED_PRECONDITION");
+      assert.match(noNet.details, /no CNI config found/);
+      // Host-network pods need no CNI config.
+      const host = await s.client.call("RunPodSandbox", {
+        config: podConfig({
+          linux: {
+            security_context: {
+              namespace_options: { network: "NODE", pid: "CONTAINER", ipc: "POD" },
+            },
+          },
+        }),
+      });
+      await s.client.call("RemovePodSandbox", { pod_sandbox_id: host.pod_sandbox_id });
+
+      await Deno.writeTextFile(
+        `${s.cniConfDir}/99-loopback.conf`,
+        JSON.stringify({ cniVersion: "1.0.0", name: "lo-only", type: "loopback" }),
+      );
+      assert.equal((await ready()).status, true);
+      // A pod on that (loopback-only) network now runs and is removed cleanly.
+      const pod = await s.client.call("RunPodSandbox", { config: podConfig() });
+      await s.client.call("RemovePodSandbox", { pod_sandbox_id: pod.pod_sandbox_id });
+    } finally {
+      await cleanupSkiff(s);
+    }
+  },
+});

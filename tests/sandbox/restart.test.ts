@@ -80,6 +80,15 @@ Deno.test({
       }
       assert.equal((await verboseInfo(s, ids[0])).pid, infraPid);
       assert.ok(Deno.statSync(`/proc/${infraPid}`).isDirectory, "infra process died");
+      // Recovery ran CNI CHECK (with the cached results as prevResult) on all 5.
+      let checkLine: string | undefined;
+      for (let i = 0; i < 100 && !checkLine; i++) {
+        checkLine = (await s.log()).split("\n").find((l) =>
+          l.includes("CNI CHECK of recovered pod sandboxes done")
+        );
+        if (!checkLine) await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.match(checkLine ?? "", /checked=5 failed=0/);
       const v1 = await verboseInfo(s, ids[1]);
       const ping = await inPod(v1.namespaces, [
         "busybox",
