@@ -135,6 +135,7 @@ export class SandboxService implements SandboxProvider {
   private readonly byName = new Map<string, string>();
   private readonly lock = new KeyedLock();
   private podContainers: PodContainers | null = null;
+  private nsDirReady?: Promise<void>;
   private readonly podCidr?: PodCidr;
 
   constructor(opts: SandboxServiceOptions) {
@@ -310,7 +311,12 @@ export class SandboxService implements SandboxProvider {
       rec.networkSource = source;
     }
     await Deno.mkdir(rec.dir, { recursive: true, mode: 0o755 });
-    await prepareNamespaceDir(this.nsDir);
+    // Once per process: two concurrent first pods must not stack two bind mounts.
+    this.nsDirReady ??= prepareNamespaceDir(this.nsDir).catch((err) => {
+      this.nsDirReady = undefined;
+      throw err;
+    });
+    await this.nsDirReady;
     rec.ns = {
       net: o.hostNetwork ? null : `${this.nsDir}/${rec.id}-net`,
       ipc: o.hostIpc ? null : `${this.nsDir}/${rec.id}-ipc`,

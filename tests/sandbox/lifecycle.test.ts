@@ -331,3 +331,28 @@ Deno.test({
       assert.ok(!nat.includes(`--dport ${hostPort} `), "hostPort DNAT rule left behind");
     }),
 });
+
+Deno.test({
+  name: "concurrent first pods share one namespace-dir mount and all work",
+  ignore,
+  fn: () =>
+    withSkiff(async (s) => {
+      const ids = (await Promise.all(
+        Array.from({ length: 6 }, () => s.client.call("RunPodSandbox", { config: podConfig() })),
+      )).map((r) => r.pod_sandbox_id);
+      const mountinfo = await Deno.readTextFile("/proc/self/mountinfo");
+      const nsDirMounts = mountinfo.split("\n").filter((l) =>
+        l.split(" ")[4] === `${s.stateDir}/ns`
+      );
+      assert.equal(nsDirMounts.length, 1, nsDirMounts.join("\n"));
+      const ips = new Set<string>();
+      for (const id of ids) {
+        const st = await s.client.call("PodSandboxStatus", { pod_sandbox_id: id });
+        assert.equal(st.status!.state, "SANDBOX_READY");
+        ips.add(st.status!.network!.ip);
+      }
+      assert.equal(ips.size, ids.length);
+      await Promise.all(ids.map((id) => s.client.call("RemovePodSandbox", { pod_sandbox_id: id })));
+      assert.deepEqual([...Deno.readDirSync(`${s.stateDir}/ns`)], []);
+    }),
+});
