@@ -180,6 +180,11 @@ export class StreamingServer {
     this.tokens = opts.tokens ?? new TokenStore();
   }
 
+  /** Open client connections (upgraded or not). */
+  get connections(): number {
+    return this.#sockets.size;
+  }
+
   /** host:port actually listened on. */
   get address(): string {
     return this.#address;
@@ -242,7 +247,8 @@ export class StreamingServer {
   #onPlainRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     const route = this.#route(req.url);
     const send = (status: number, body: string) => {
-      res.writeHead(status, { "content-type": "text/plain; charset=utf-8" }).end(body + "\n");
+      res.writeHead(status, { "content-type": "text/plain; charset=utf-8", connection: "close" })
+        .end(body + "\n");
     };
     if (!route) return send(404, `no streaming endpoint at ${req.url}`);
     // Consumed even though the request cannot be served: tokens are single-use.

@@ -161,7 +161,11 @@ export class SpdySession {
     });
     socket.on("error", (err: Error) => this.#teardown(err));
     socket.on("close", () => this.#teardown());
-    socket.on("end", () => this.#teardown());
+    socket.on("end", () => {
+      // The peer is done sending; what Skiff still has buffered for it is flushed.
+      this.#teardown(undefined, false);
+      socket.end();
+    });
     if (head.length) queueMicrotask(() => this.#onData(head));
   }
 
@@ -175,8 +179,13 @@ export class SpdySession {
     const payload = new Uint8Array(8);
     new DataView(payload.buffer).setUint32(0, this.#lastPeerStream);
     this.#write(controlFrame(FrameType.GoAway, 0, payload));
+    // end(), not destroy(): buffered frames (TLS encrypts asynchronously) must still go out.
+    // A peer that never closes its side is cut off after a grace period.
     this.#socket.end();
-    this.#teardown();
+    const socket = this.#socket;
+    const timer = setTimeout(() => socket.destroy(), 5000);
+    socket.once("close", () => clearTimeout(timer));
+    this.#teardown(undefined, false);
   }
 
   /** Drops the connection at once. */
@@ -185,7 +194,7 @@ export class SpdySession {
     this.#teardown();
   }
 
-  #teardown(err?: Error): void {
+  #teardown(err?: Error, destroySocket = true): void {
     if (this.#closed) return;
     this.#closed = true;
     const gone = err ?? new Error("SPDY connection closed");
@@ -201,7 +210,7 @@ export class SpdySession {
     this.#streams.clear();
     this.#drain?.resolve();
     this.#drain = null;
-    if (!this.#socket.destroyed) this.#socket.destroy();
+    if (destroySocket && !this.#socket.destroyed) this.#socket.destroy();
     this.#opts.onClose?.(err);
   }
 

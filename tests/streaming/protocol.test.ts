@@ -24,11 +24,18 @@ const backend: StreamingBackend = {
 
 async function withServer(
   fn: (s: StreamingServer) => Promise<void>,
-  opts: { tokens?: TokenStore; streamCreationTimeoutMs?: number } = {},
+  opts: {
+    tokens?: TokenStore;
+    streamCreationTimeoutMs?: number;
+    idleTimeoutMs?: number;
+    tls?: { cert: string; key: string };
+  } = {},
 ) {
   const server = new StreamingServer({
     address: "127.0.0.1:0",
-    idleTimeoutMs: 60_000,
+    idleTimeoutMs: opts.idleTimeoutMs ?? 60_000,
+    tlsCert: opts.tls?.cert,
+    tlsKey: opts.tls?.key,
     streamCreationTimeoutMs: opts.streamCreationTimeoutMs ?? 10_000,
     backend,
     log: logger("streaming-test"),
@@ -37,6 +44,11 @@ async function withServer(
   await server.start();
   try {
     await fn(server);
+    // Every session closed its connection when it ended: nothing stays open.
+    for (let i = 0; i < 50 && server.connections > 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(server.connections, 0, "connections left open after the sessions ended");
   } finally {
     await server.stop();
   }
@@ -269,4 +281,71 @@ t("WebSocket port-forward: port prefix on each channel, data relayed", async () 
   } finally {
     listener.close();
   }
+});
+
+t("SPDY: GET upgrades too; idle connections are closed", async () => {
+  await withServer(async (s) => {
+    const r = await runGoClient("spdy-exec", execUrl(s, ["echo", "via GET"]), [
+      "-stdout",
+      "-stderr",
+      "-method",
+      "GET",
+    ]);
+    assert.equal(r.stdout, "via GET\n");
+    const idle = await runGoClient("spdy-exec", execUrl(s, ["true"]), ["-stdout", "-hold", "3s"]);
+    assert.equal(idle.result.error, "closed by server");
+  }, { idleTimeoutMs: 300, streamCreationTimeoutMs: 10_000 });
+});
+
+t("TLS: SPDY and WebSocket over https", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "skiff-test-tls-" });
+  try {
+    const out = await new Deno.Command("openssl", {
+      args: [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        `${dir}/key.pem`,
+        "-out",
+        `${dir}/cert.pem`,
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.ok(out.success, new TextDecoder().decode(out.stderr));
+    const tls = {
+      cert: await Deno.readTextFile(`${dir}/cert.pem`),
+      key: await Deno.readTextFile(`${dir}/key.pem`),
+    };
+    await withServer(async (s) => {
+      const url = execUrl(s, ["echo", "secure"]);
+      assert.match(url, /^https:\/\//);
+      const r = await runGoClient("spdy-exec", url, ["-stdout", "-stderr"]);
+      assert.equal(r.stdout, "secure\n", JSON.stringify(r));
+      const w = await runGoClient("ws-exec", execUrl(s, ["echo", "secure ws"]), [
+        "-stdout",
+        "-stderr",
+      ]);
+      assert.equal(w.stdout, "secure ws\n", JSON.stringify(w));
+    }, { tls });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+t("port-forward: only the ports the CRI request named", async () => {
+  await withServer(async (s) => {
+    const url = s.url({ kind: "portforward", req: { podSandboxId: "pod", ports: [1234] } });
+    const r = await runGoClient("spdy-pf", url, ["-port", "4321"], "x");
+    assert.match(r.result.error, /port 4321 was not requested/);
+  });
 });
