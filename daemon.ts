@@ -19,6 +19,8 @@ import { containerHandlers } from "./cri/handlers/container.ts";
 import { ContainerService } from "./runtime/container.ts";
 import { ContainerEventBus } from "./runtime/events.ts";
 import { imageHandlers } from "./cri/handlers/image.ts";
+import { streamingHandlers } from "./cri/handlers/streaming.ts";
+import { runtimeStreamingBackend, StreamingServer } from "./cri/streaming/mod.ts";
 import { openImageService } from "./image/mod.ts";
 import { SandboxService } from "./runtime/mod.ts";
 import { Store } from "./store/mod.ts";
@@ -64,6 +66,23 @@ export async function startDaemon(config: Config): Promise<Daemon> {
   sandboxes.setPodContainers(containers);
   images.setImageUsage(containers);
 
+  // CRI streaming server: the exec/attach/port-forward URLs kubelet proxies to.
+  const streaming = new StreamingServer({
+    address: config.streaming.address,
+    tlsCert: config.streaming.tls_cert
+      ? await Deno.readTextFile(config.streaming.tls_cert)
+      : undefined,
+    tlsKey: config.streaming.tls_key
+      ? await Deno.readTextFile(config.streaming.tls_key)
+      : undefined,
+    idleTimeoutMs: config.streaming.idle_timeout_seconds * 1000,
+    streamCreationTimeoutMs: config.streaming.stream_creation_timeout_seconds * 1000,
+    backend: runtimeStreamingBackend({ containers, sandboxes }),
+    log: log.child("streaming"),
+  });
+  await streaming.start();
+  cleanups.push(() => streaming.stop());
+
   const handlers: CriHandlers = {
     ...runtimeInfoHandlers({
       config: () => config,
@@ -75,6 +94,7 @@ export async function startDaemon(config: Config): Promise<Daemon> {
     ...sandboxHandlers(sandboxes),
     ...imageHandlers({ images }),
     ...containerHandlers(containers),
+    ...streamingHandlers({ containers, sandboxes, server: streaming }),
   };
 
   const cri = new CriServer({
