@@ -406,6 +406,10 @@ export class ImageService implements ImageProvider {
   }
 
   private countDownload(digest: string): void {
+    // Bounded: a long-running Skiff must not grow this forever.
+    if (this.downloads.size >= 1000 && !this.downloads.has(digest)) {
+      this.downloads.delete(this.downloads.keys().next().value!);
+    }
     this.downloads.set(digest, (this.downloads.get(digest) ?? 0) + 1);
   }
 

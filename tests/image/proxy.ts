@@ -10,6 +10,8 @@ export class StallingProxy {
   readonly url = `http://127.0.0.1:${this.port}`;
   /** Stall GETs of blobs larger than 10 KB (manifests and configs pass). */
   stall = true;
+  /** Answer blob GETs with a 307 to the registry itself (as registries on S3/CDNs do). */
+  redirectBlobs = false;
   /** "METHOD /path" of every request seen. */
   readonly requests: string[] = [];
   private readonly ac = new AbortController();
@@ -26,6 +28,12 @@ export class StallingProxy {
   private async handle(req: Request): Promise<Response> {
     const u = new URL(req.url);
     this.requests.push(`${req.method} ${u.pathname}`);
+    if (this.redirectBlobs && req.method === "GET" && u.pathname.includes("/blobs/")) {
+      return new Response(null, {
+        status: 307,
+        headers: { location: `${this.target}${u.pathname}${u.search}` },
+      });
+    }
     const headers = new Headers(req.headers);
     headers.delete("host");
     const upstream = await fetch(`${this.target}${u.pathname}${u.search}`, {

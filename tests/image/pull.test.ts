@@ -144,9 +144,12 @@ Deno.test({
       assertEquals(fx.leftovers(), 0);
       assertEquals(fx.images.content.list(), []);
 
-      // The same pull succeeds once the registry moves again.
+      // The same pull succeeds once the registry moves again, also with blobs redirected.
       proxy.stall = false;
+      proxy.redirectBlobs = true;
+      const seen = proxy.requests.length;
       assertEquals(await fx.images.pull(p.ref), img.config.digest);
+      assert(proxy.requests.slice(seen).some((r) => r.includes(img.layers[0].digest)));
     } finally {
       await fx.dispose();
       await proxy.close();
