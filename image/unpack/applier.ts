@@ -42,6 +42,8 @@ export interface ApplyStats {
 type Kind = "dir" | "file" | "symlink" | "node";
 
 const WHITEOUT_PREFIX = ".wh.";
+const EPERM = 1;
+const ENOTSUP = 95;
 const OPAQUE = ".wh..wh..opq";
 const OPAQUE_XATTR = "trusted.overlay.opaque";
 
@@ -288,6 +290,16 @@ export class LayerApplier implements TarSink {
   }
 
   private xattrs(abs: string, h: TarHeader): void {
-    for (const [name, value] of h.xattrs) lsetxattr(abs, name, value);
+    for (const [name, value] of h.xattrs) {
+      try {
+        lsetxattr(abs, name, value);
+      } catch (e) {
+        // As containerd does: a filesystem without that xattr namespace (ENOTSUP), or a
+        // user.* xattr on a symlink (EPERM: the kernel forbids it), is skipped, not fatal.
+        const errno = e instanceof SyscallError ? e.errno : 0;
+        if (errno === ENOTSUP || (errno === EPERM && h.kind === "symlink")) continue;
+        throw e;
+      }
+    }
   }
 }
