@@ -26,7 +26,12 @@ import { SandboxService } from "./runtime/mod.ts";
 import { Store } from "./store/mod.ts";
 import { networkReadiness, PodCidr } from "./network/mod.ts";
 import { runtimeReadiness } from "./runtime/mod.ts";
-import { createAdminApp, FileAuditLog, loadOrCreateToken } from "./admin/mod.ts";
+import {
+  createAdminApp,
+  FileAuditLog,
+  loadOrCreateToken,
+  pullProgressFrom,
+} from "./admin/mod.ts";
 
 export interface Daemon {
   config: Config;
@@ -120,6 +125,7 @@ export async function startDaemon(config: Config): Promise<Daemon> {
         handlers,
         corsOrigins: config.admin.cors_origins,
         audit: FileAuditLog.forConfig(config, log.child("admin")),
+        pullProgress: pullProgressFrom(images.progress),
         log: log.child("admin"),
         ready: () => {
           const rt = runtimeReadiness(config);

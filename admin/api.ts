@@ -476,15 +476,21 @@ export function createApi(deps: ApiDeps): Hono {
     return sseResponse(c.req.raw, async ({ send, signal }) => {
       const started = Date.now();
       await send("status", { image, phase: "pulling", elapsed_ms: 0 });
-      const unwatch = deps.pullProgress?.watch(image, (e) => {
+      let unwatch = deps.pullProgress?.watch(image, (e) => {
         send("progress", { image, ...e }).catch(() => {});
       });
       const tick = setInterval(() => {
         send("status", { image, phase: "pulling", elapsed_ms: Date.now() - started })
           .catch(() => {});
       }, 1000);
+      const stopWatching = () => {
+        clearInterval(tick);
+        unwatch?.();
+        unwatch = undefined;
+      };
       try {
         const res = await pull(signal);
+        stopWatching(); // no progress event after `done`
         let info: Image | null = null;
         if (cri.has("ImageStatus")) {
           info = (await cri.call("ImageStatus", { image: { image: res.image_ref } })).image ?? null;
@@ -496,8 +502,7 @@ export function createApi(deps: ApiDeps): Hono {
           size_bytes: info ? Number(info.size) : null,
         });
       } finally {
-        clearInterval(tick);
-        unwatch?.();
+        stopWatching();
       }
     });
   });

@@ -9,4 +9,5 @@ export {
 export type { PullProgressEvent, PullProgressSource } from "./api.ts";
 export { type AuditEntry, type AuditSink, FileAuditLog } from "./audit.ts";
 export { LocalCri } from "./local_cri.ts";
+export { type ActivePulls, pullProgressFrom } from "./pull_progress.ts";
 export { loadOrCreateToken } from "./token.ts";

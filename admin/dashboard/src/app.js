@@ -118,6 +118,8 @@
       if (!signal || !signal.aborted) throw err;
     } finally {
       if (signal) signal.removeEventListener("abort", stop);
+      // Chromium counts a body whose reader is never released as an aborted request.
+      reader.releaseLock();
     }
   }
 
