@@ -198,3 +198,73 @@ t("port-forward: to a server in the pod's netns; a closed port is an error", asy
     assert.match(closed.result.error, /error forwarding port 8081.*Connection refused/);
   });
 });
+
+function execDirs(): number {
+  const tmp = Deno.env.get("TMPDIR") ?? "/tmp";
+  return [...Deno.readDirSync(tmp)].filter((e) => e.name.startsWith("skiff-exec-")).length;
+}
+
+t("exec: a client that vanishes takes its command with it; no exec dirs left", async () => {
+  await withRuntime(async (f, server) => {
+    const sb = await f.pod();
+    const id = await f.run(sb, { command: ["sleep", "600"] });
+    const dirsBefore = execDirs();
+    const url = server.url({
+      kind: "exec",
+      req: {
+        containerId: id,
+        cmd: ["sleep", "321"],
+        tty: false,
+        stdin: true,
+        stdout: true,
+        stderr: true,
+      },
+    });
+    const r = await runGoClient(
+      "spdy-exec",
+      url,
+      ["-stdin", "-stdout", "-stderr", "-stdin-delay", "1h"],
+      "",
+      {
+        killAfterMs: 700,
+      },
+    );
+    assert.notEqual(r.code, 0);
+    const c = container(f, id);
+    let left = "";
+    for (let i = 0; i < 50; i++) {
+      left = new TextDecoder().decode((await execSync(c, ["ps", "-o", "args"], 0)).stdout);
+      if (!left.includes("sleep 321")) break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    assert.ok(!left.includes("sleep 321"), `exec'd command still running:\n${left}`);
+    for (let i = 0; i < 50 && execDirs() > dirsBefore; i++) {
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    assert.equal(execDirs(), dirsBefore);
+  });
+});
+
+t("attach to a TTY container: resize through conmon's ctl FIFO is seen by stty", async () => {
+  await withRuntime(async (f, server) => {
+    const sb = await f.pod();
+    const id = await f.run(sb, {
+      command: ["sh", "-c", "read x; stty size; echo got $x"],
+      tty: true,
+      stdin: true,
+      stdin_once: true,
+    });
+    const r = await runGoClient(
+      "spdy-exec",
+      server.url({
+        kind: "attach",
+        req: { containerId: id, tty: true, stdin: true, stdout: true, stderr: false },
+      }),
+      ["-tty", "-stdin", "-stdout", "-resize", "77x22", "-stdin-delay", "300ms"],
+      "now\n",
+    );
+    assert.match(r.stdout, /22 77/, JSON.stringify(r));
+    assert.match(r.stdout, /got now/);
+    await f.waitExited(id);
+  });
+});

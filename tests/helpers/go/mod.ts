@@ -88,6 +88,7 @@ export async function runGoClient(
   url: string,
   flags: string[],
   stdin = "",
+  opts: { killAfterMs?: number } = {},
 ): Promise<GoClientRun> {
   const bin = await buildGoClient();
   const dir = await Deno.makeTempDir({ prefix: "skiff-test-goclient-run-" });
@@ -98,10 +99,19 @@ export async function runGoClient(
       stdout: "piped",
       stderr: "piped",
     }).spawn();
+    // A client that vanishes mid-session (SIGKILL, no goodbye).
+    const killer = opts.killAfterMs
+      ? setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch { /* exited */ }
+      }, opts.killAfterMs)
+      : undefined;
     const w = child.stdin.getWriter();
     await w.write(new TextEncoder().encode(stdin)).catch(() => {});
     await w.close().catch(() => {});
     const out = await child.output();
+    clearTimeout(killer);
     const text = await Deno.readTextFile(`${dir}/result.json`).catch(() => "{}");
     return {
       code: out.code,
