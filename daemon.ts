@@ -56,7 +56,12 @@ export async function startDaemon(config: Config): Promise<Daemon> {
   const sandboxes = new SandboxService({ config, store, podCidr });
   await sandboxes.recover();
   // Images: leftovers of interrupted pulls removed and unreferenced content collected.
-  const images = openImageService({ config: () => config, store, log: log.child("image") });
+  const images = openImageService({
+    config: () => config,
+    store,
+    log: log.child("image"),
+    metrics,
+  });
   // Containers: reloaded, exits that happened while Skiff was away settled, half-made undone.
   const containerEvents = new ContainerEventBus();
   const containers = new ContainerService({

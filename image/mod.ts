@@ -14,6 +14,7 @@
  */
 import type { Config } from "../core/config.ts";
 import type { Logger } from "../core/log.ts";
+import type { MetricsRegistry } from "../core/metrics.ts";
 import type { Store } from "../store/mod.ts";
 import { ContentStore } from "./content.ts";
 import { type LayerRecord, LayerStore } from "./layers.ts";
@@ -33,6 +34,7 @@ export interface OpenImageServiceOptions {
   store: Store;
   log: Logger;
   fetchImpl?: typeof fetch;
+  metrics?: MetricsRegistry;
 }
 
 /** Opens the stores, removes leftovers of interrupted pulls and runs GC. */

@@ -5,6 +5,8 @@
 import type { Config } from "../core/config.ts";
 import { CancelledError, FailedPreconditionError, InvalidArgumentError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
+import type { Counter, Histogram, MetricsRegistry } from "../core/metrics.ts";
+import { errorKind } from "../core/errors.ts";
 import type { Store } from "../store/mod.ts";
 import type {
   ImageForContainer,
@@ -107,6 +109,14 @@ export interface ImageServiceOptions {
   /** Where image data lives, reported by ImageFsInfo. */
   dir: string;
   fetchImpl?: typeof fetch;
+  /** Prometheus metrics (pulls, durations, bytes, store size); optional. */
+  metrics?: MetricsRegistry;
+}
+
+interface ImageMetrics {
+  pulls: Counter;
+  pullSeconds: Histogram;
+  bytes: Counter;
 }
 
 export class ImageService implements ImageProvider {
@@ -121,8 +131,22 @@ export class ImageService implements ImageProvider {
   /** Blob downloads started, by digest (tests and metrics: one download per blob). */
   readonly downloads = new Map<string, number>();
 
+  private readonly metrics?: ImageMetrics;
+
   constructor(private readonly opts: ImageServiceOptions) {
     this.records = opts.store.collection<ImageRecord>("images");
+    const m = opts.metrics;
+    if (m) {
+      this.metrics = {
+        pulls: m.counter("skiff_image_pulls_total", "Image pulls by result (ok or error kind)"),
+        pullSeconds: m.histogram("skiff_image_pull_duration_seconds", "Image pull duration"),
+        bytes: m.counter("skiff_image_pull_bytes_total", "Compressed bytes downloaded by pulls"),
+      };
+      const images = m.gauge("skiff_images", "Images in the image store");
+      images.onCollect(() => images.set({}, this.byId.size));
+      const used = m.gauge("skiff_image_store_bytes", "Bytes used by blobs and unpacked layers");
+      used.onCollect(() => used.set({}, this.fsUsage().usedBytes));
+    }
     for (const r of this.records.list()) this.byId.set(r.id, r);
     this.client = new RegistryClient({
       config: opts.config,
@@ -244,9 +268,14 @@ export class ImageService implements ImageProvider {
     const signal = opts.signal ?? new AbortController().signal;
     const creds = credentialsFromCri(opts.auth);
     const key = `pull:${formatReference(ref)}`;
+    const started = performance.now();
     try {
-      return await this.flights.run(key, signal, (s) => this.doPull(ref, creds, s));
+      const id = await this.flights.run(key, signal, (s) => this.doPull(ref, creds, s));
+      this.metrics?.pulls.inc({ result: "ok" });
+      this.metrics?.pullSeconds.observe({}, (performance.now() - started) / 1000);
+      return id;
     } catch (e) {
+      this.metrics?.pulls.inc({ result: errorKind(e) });
       // A failed pull keeps nothing: what it stored that no image references goes now
       // (GC skips whatever other pulls in flight still need).
       if (!this.flights.has(key)) this.gc();
@@ -451,10 +480,12 @@ export class ImageService implements ImageProvider {
     this.countDownload(l.digest);
     const { body } = await this.client.openBlob(eps, repo, l.digest, s);
     const writer = this.opts.content.writer(l.digest, l.size);
+    const metrics = this.metrics;
     async function* tap(): AsyncGenerator<Uint8Array> {
       for await (const chunk of body) {
         writer.write(chunk);
         onBytes(chunk.length);
+        metrics?.bytes.inc({}, chunk.length);
         yield chunk;
       }
     }

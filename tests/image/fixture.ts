@@ -4,6 +4,7 @@
  */
 import { type Config, defaultConfig } from "../../core/config.ts";
 import { logger } from "../../core/log.ts";
+import { MetricsRegistry } from "../../core/metrics.ts";
 import { Store } from "../../store/mod.ts";
 import { type ImageService, openImageService } from "../../image/mod.ts";
 import { makeTempDir } from "../helpers/env.ts";
@@ -11,12 +12,14 @@ import { makeTempDir } from "../helpers/env.ts";
 export class ImageFixture {
   store: Store;
   images: ImageService;
+  metrics = new MetricsRegistry();
   private constructor(readonly root: string, readonly config: Config) {
     this.store = new Store(`${root}/skiff.db`);
     this.images = openImageService({
       config: () => this.config,
       store: this.store,
       log: logger("image-test"),
+      metrics: this.metrics,
     });
   }
 
@@ -41,6 +44,7 @@ export class ImageFixture {
       config: () => this.config,
       store: this.store,
       log: logger("image-test"),
+      metrics: this.metrics,
     });
   }
 

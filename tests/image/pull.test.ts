@@ -61,6 +61,10 @@ Deno.test({
       assertEquals(fx.images.downloads.get(baseLayer), 1);
       assertEquals(fx.layerDirCount(), 2);
       assertEquals(fx.leftovers(), 0);
+      const metrics = fx.metrics.render();
+      assert(metrics.includes(`skiff_image_pulls_total{result="ok"} 4`), metrics);
+      assert(metrics.includes("skiff_images 2"), metrics);
+      assert(/skiff_image_pull_bytes_total \d{6,}/.test(metrics), metrics);
     } finally {
       await fx.dispose();
       await registry.stop();
