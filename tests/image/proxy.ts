@@ -12,6 +12,8 @@ export class StallingProxy {
   stall = true;
   /** Answer blob GETs with a 307 to the registry itself (as registries on S3/CDNs do). */
   redirectBlobs = false;
+  /** Answer this many of the next requests with 503 (retries with backoff recover). */
+  failNext = 0;
   /** "METHOD /path" of every request seen. */
   readonly requests: string[] = [];
   private readonly ac = new AbortController();
@@ -28,6 +30,10 @@ export class StallingProxy {
   private async handle(req: Request): Promise<Response> {
     const u = new URL(req.url);
     this.requests.push(`${req.method} ${u.pathname}`);
+    if (this.failNext > 0) {
+      this.failNext--;
+      return new Response("try again", { status: 503 });
+    }
     if (this.redirectBlobs && req.method === "GET" && u.pathname.includes("/blobs/")) {
       return new Response(null, {
         status: 307,

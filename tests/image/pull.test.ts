@@ -163,6 +163,39 @@ Deno.test({
 });
 
 Deno.test({
+  name: "pull: 5xx answers are retried with backoff",
+  ...opts,
+  async fn() {
+    const registry = await TestRegistry.start();
+    const proxy = new StallingProxy(registry.url);
+    proxy.stall = false;
+    const fx = await ImageFixture.create((c) => {
+      c.image.registries[registry.host] = {
+        mirrors: [proxy.url],
+        skip_upstream: true,
+        insecure: false,
+        username: "",
+        password: "",
+        auth: "",
+        identity_token: "",
+      };
+    });
+    try {
+      const img = await buildImage({ layers: [[file("a", "a")]] });
+      const p = await pushImage(registry, "test/flaky:1", img);
+      proxy.failNext = 2;
+      assertEquals(await fx.images.pull(p.ref), img.config.digest);
+      // The manifest request was answered 503 twice, then served.
+      assertEquals(proxy.requests.slice(0, 3), Array(3).fill("GET /v2/test/flaky/manifests/1"));
+    } finally {
+      await fx.dispose();
+      await proxy.close();
+      await registry.stop();
+    }
+  },
+});
+
+Deno.test({
   name:
     "pull: indexes resolve to this node's platform; a missing platform lists the available ones",
   ...opts,

@@ -2,7 +2,8 @@
  * Bearer token auth (the flow Docker Hub, GHCR, registry.k8s.io… use): the real registry
  * sits behind a small gate that demands `Bearer` tokens issued by a token service, both
  * on 127.0.0.1. Checks the realm/service/scope exchange, token caching, bad credentials →
- * UNAUTHENTICATED naming the token service, and CRI `registry_token` used as is.
+ * UNAUTHENTICATED naming the token service, CRI `registry_token` used as is, and
+ * `identity_token` exchanged through the OAuth2 refresh-token grant.
  */
 import assert from "node:assert/strict";
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
@@ -57,8 +58,19 @@ class TokenGate {
     ));
   }
 
-  private token(req: Request): Response {
+  private async token(req: Request): Promise<Response> {
     const u = new URL(req.url);
+    if (req.method === "POST") {
+      // OAuth2 refresh-token grant (CRI identity_token).
+      const form = new URLSearchParams(await req.text());
+      this.tokenRequests.push(`refresh:${form.get("scope")}`);
+      if (
+        form.get("grant_type") !== "refresh_token" || form.get("refresh_token") !== "refresh-ok"
+      ) {
+        return new Response("denied", { status: 401 });
+      }
+      return Response.json({ access_token: `tok|${form.get("scope")}`, expires_in: 300 });
+    }
     const scope = u.searchParams.get("scope") ?? "";
     this.tokenRequests.push(scope);
     if (req.headers.get("authorization") !== `Basic ${btoa(`${this.user}:${this.pass}`)}`) {
@@ -130,6 +142,11 @@ Deno.test({
         });
         assertEquals(id2, img.config.digest);
         assertEquals(gate.tokenRequests, []);
+        fx2.images.remove(id2);
+        // An identity token is exchanged with the OAuth2 refresh-token grant.
+        const id3 = await fx2.images.pull(ref, { auth: { identity_token: "refresh-ok" } });
+        assertEquals(id3, img.config.digest);
+        assertEquals(gate.tokenRequests, ["refresh:repository:team/app:pull"]);
       } finally {
         await fx2.dispose();
       }
