@@ -157,6 +157,7 @@ Deno.test({
           clearInterval(sampler);
         }
         const grownMiB = (peak - before) / 1024;
+        console.log(`peak RSS growth while streaming: ${grownMiB.toFixed(1)} MiB`);
         assert.ok(grownMiB < 48, `Skiff's RSS grew by ${grownMiB.toFixed(1)} MiB for 150 MB`);
       });
 
