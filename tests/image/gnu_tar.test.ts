@@ -6,12 +6,11 @@
 import assert from "node:assert/strict";
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { isRoot, makeTempDir, missingPrerequisites } from "../helpers/env.ts";
+import { makeTempDir, missingPrerequisites } from "../helpers/env.ts";
 import { ImageFixture } from "./fixture.ts";
 import { lgetxattr, lsetxattr } from "../../image/unpack/syscalls.ts";
 
-const skip = missingPrerequisites({ binaries: ["tar", "gzip"] }) ??
-  (isRoot() ? null : "needs root");
+const skip = missingPrerequisites({ root: true, binaries: ["tar", "gzip"] });
 
 async function sh(cmd: string, args: string[], cwd?: string): Promise<void> {
   const out = await new Deno.Command(cmd, { args, cwd, stderr: "piped", stdout: "null" }).output();

@@ -21,14 +21,13 @@ import {
   type TarEntry,
   whiteout,
 } from "../helpers/oci_build.ts";
-import { isRoot, makeTempDir, randomHex } from "../helpers/env.ts";
+import { makeTempDir, missingPrerequisites, randomHex } from "../helpers/env.ts";
 import { ImageFixture } from "./fixture.ts";
 import { lgetxattr } from "../../image/unpack/syscalls.ts";
 import { errorKind } from "../../core/errors.ts";
 
-const skip = registryPrerequisitesMissing() ??
-  (isRoot() ? null : "needs root (owners, devices, xattrs)");
-if (skip && isRoot()) console.error(`!!! SKIPPING unpack tests: ${skip}`);
+// Root: owners, devices, xattrs and the overlay mount.
+const skip = registryPrerequisitesMissing() ?? missingPrerequisites({ root: true });
 
 // security.capability v2 for cap_net_bind_service: binary, with NUL bytes.
 const CAP = new Uint8Array([
