@@ -106,7 +106,12 @@ async function main(argv: string[]): Promise<number> {
   await Deno.mkdir(`${ROOT}/${values.output!.split("/").slice(0, -1).join("/") || "."}`, {
     recursive: true,
   });
-  const built = await new Deno.Command(Deno.execPath(), { args, cwd: ROOT }).output();
+  const built = await new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: ROOT,
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
   if (!built.success) {
     console.error(`compile: deno compile failed (exit ${built.code})`);
     return 1;
@@ -121,6 +126,7 @@ async function main(argv: string[]): Promise<number> {
     .output();
   const text = new TextDecoder().decode(check.stdout);
   if (!check.success || !text.startsWith("skiff ")) {
+    await Deno.remove(output).catch(() => {});
     console.error(
       `compile: ${output} does not behave as skiff (\`${output} version\` printed ` +
         `${
