@@ -96,6 +96,15 @@ export interface FsUsage {
 
 const dec = new TextDecoder();
 
+/** Parses registry JSON; malformed content is the image's fault, not Skiff's. */
+function parseJson<T>(bytes: Uint8Array, what: string): T {
+  try {
+    return JSON.parse(dec.decode(bytes)) as T;
+  } catch (e) {
+    throw new FailedPreconditionError(`${what} is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
 function isIndexType(t: string): boolean {
   return t === MEDIA_TYPES.ociIndex || t === MEDIA_TYPES.dockerList;
 }
@@ -317,7 +326,7 @@ export class ImageService implements ImageProvider {
       );
     }
     if (isIndexType(top.mediaType)) {
-      const index = JSON.parse(dec.decode(top.bytes)) as ManifestJson;
+      const index = parseJson<ManifestJson>(top.bytes, `${name}: index ${top.digest}`);
       const want = parsePlatform(this.opts.config().image.platform);
       const chosen = selectPlatform(index.manifests ?? [], want, name);
       manifest = await this.client.getManifest(eps, ref.path, chosen.digest, signal);
@@ -326,7 +335,7 @@ export class ImageService implements ImageProvider {
         throw new FailedPreconditionError(`${name}: nested indexes are not supported`);
       }
     }
-    const m = JSON.parse(dec.decode(manifest.bytes)) as ManifestJson;
+    const m = parseJson<ManifestJson>(manifest.bytes, `${name}: manifest ${manifest.digest}`);
     if (!m.config || !Array.isArray(m.layers) || !isDigest(m.config.digest)) {
       throw new FailedPreconditionError(
         `${name}: manifest ${manifest.digest} has no config or layers`,
@@ -346,7 +355,7 @@ export class ImageService implements ImageProvider {
         this.countDownload(configDesc.digest);
         configBytes = await this.client.getBlobBytes(eps, ref.path, configDesc.digest, signal);
       }
-      const config = JSON.parse(dec.decode(configBytes)) as ConfigJson;
+      const config = parseJson<ConfigJson>(configBytes, `${name}: config ${configDesc.digest}`);
       const diffIds = config.rootfs?.diff_ids ?? [];
       if (diffIds.length !== m.layers.length) {
         throw new FailedPreconditionError(
