@@ -17,6 +17,7 @@ import {
   whiteout,
 } from "../helpers/oci_build.ts";
 import { makeTempDir, missingPrerequisites } from "../helpers/env.ts";
+import { ImageFixture } from "./fixture.ts";
 
 const skip = registryPrerequisitesMissing({ auth: { username: "u", password: "p" } }) ??
   missingPrerequisites({ binaries: ["skopeo", "tar"] });
@@ -147,3 +148,35 @@ async function exists(p: string): Promise<boolean> {
     return false;
   }
 }
+
+Deno.test({
+  name: "helpers: the busybox image is runnable (sh, id, users) once pulled and unpacked",
+  ignore: (registryPrerequisitesMissing() ??
+    missingPrerequisites({ root: true, binaries: ["chroot"] })) !==
+    null,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const registry = await TestRegistry.start();
+    const fx = await ImageFixture.create();
+    try {
+      const img = await pushBusyboxImage(registry, "test/busybox:run");
+      await fx.images.pull(img.ref);
+      const [root] = fx.images.findImage(img.ref)!.layerDirs;
+      const out = await run("chroot", [
+        "--userspec=1000:1000",
+        root,
+        "/bin/sh",
+        "-c",
+        "echo hello; id; cat /etc/hostname; ls /bin/nc /bin/sleep /bin/wget",
+      ]);
+      assertEquals(
+        out,
+        "hello\nuid=1000(app) gid=1000(app) groups=1000(app)\nbusybox\n/bin/nc\n/bin/sleep\n/bin/wget\n",
+      );
+    } finally {
+      await fx.dispose();
+      await registry.stop();
+    }
+  },
+});
