@@ -220,6 +220,8 @@ export async function runCli(command: CliCommand, argv: string[]): Promise<numbe
         throw new UsageError(`unknown command ${command}`);
     }
   } catch (err) {
+    // `skiff logs -f | head`: the reader went away; that is the end, not a failure.
+    if (err instanceof Deno.errors.BrokenPipe) return 0;
     if (err instanceof UsageError) {
       await writeErr(`skiff ${command}: ${err.message}\n`);
       return 2;
