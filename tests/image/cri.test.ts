@@ -11,7 +11,7 @@ import { TestSkiff } from "../helpers/skiff.ts";
 import { registryPrerequisitesMissing, TestRegistry } from "../helpers/registry.ts";
 import { buildImage, file, pushBusyboxImage, pushImage } from "../helpers/oci_build.ts";
 import { CriCallError } from "../../cri/client.ts";
-import { freePort } from "../helpers/env.ts";
+import { freePort, missingPrerequisites } from "../helpers/env.ts";
 import { StallingProxy } from "./proxy.ts";
 import { waitFor } from "./fixture.ts";
 
@@ -274,6 +274,64 @@ Deno.test({
     } finally {
       await s.dispose();
       await proxy.close();
+      await registry.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "cri images: RemoveImage is FAILED_PRECONDITION while a real container uses the image",
+  ignore: skip !== null ||
+    missingPrerequisites({ root: true, binaries: ["runc", "conmon"] }) !== null,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const registry = await TestRegistry.start();
+    const s = await TestSkiff.create();
+    let podId = "";
+    try {
+      await s.start();
+      const c = s.client;
+      const img = await pushBusyboxImage(registry, "test/used:1");
+      await c.call("PullImage", { image: { image: img.ref } });
+      const config = {
+        metadata: { name: "imgpod", namespace: "imagetest", uid: crypto.randomUUID(), attempt: 0 },
+        hostname: "imgpod",
+        log_directory: `${s.dir}/pod-logs`,
+        linux: {
+          security_context: {
+            namespace_options: {
+              network: "NODE" as const,
+              pid: "CONTAINER" as const,
+              ipc: "POD" as const,
+            },
+          },
+        },
+      };
+      podId = (await c.call("RunPodSandbox", { config })).pod_sandbox_id;
+      const { container_id } = await c.call("CreateContainer", {
+        pod_sandbox_id: podId,
+        config: {
+          metadata: { name: "user", attempt: 0 },
+          image: { image: img.ref },
+          command: ["sleep", "60"],
+          log_path: "user/0.log",
+        },
+        sandbox_config: config,
+      });
+      const refused = await codeOf(c.call("RemoveImage", { image: { image: img.imageId } }));
+      assertEquals(refused.code, "FAILED_PRECONDITION");
+      assert(refused.message.includes(container_id), refused.message);
+      assertEquals((await c.call("ListImages", {})).images.length, 1);
+      await c.call("RemoveContainer", { container_id });
+      await c.call("RemoveImage", { image: { image: img.imageId } });
+      assertEquals((await c.call("ListImages", {})).images, []);
+      assertEquals(layerDirs(s), []);
+    } finally {
+      if (podId) {
+        await s.client.call("RemovePodSandbox", { pod_sandbox_id: podId }).catch(() => {});
+      }
+      await s.dispose();
       await registry.stop();
     }
   },
