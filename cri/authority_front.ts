@@ -301,12 +301,16 @@ export class AuthorityFront {
     this.server = server;
   }
 
-  /** Stops accepting; open connections stay until closeConnections(). */
-  async stopAccepting(): Promise<void> {
+  /**
+   * Stops accepting; open connections stay (the gRPC server's GOAWAY reaches their clients
+   * through them) until closeConnections(). Does not wait for them: kubelet keeps its
+   * connection open for as long as it runs.
+   */
+  stopAccepting(): void {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    server.close();
   }
 
   closeConnections(): void {

@@ -132,7 +132,7 @@ export class CriServer {
     this.server = undefined;
     const front = this.front;
     this.front = undefined;
-    await front?.stopAccepting();
+    front?.stopAccepting();
     const drained = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = new Promise<boolean>((resolve) => {

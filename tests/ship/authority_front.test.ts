@@ -82,6 +82,26 @@ Deno.test("authority front: a client closing its channel after many calls leaves
   });
 });
 
+Deno.test("authority front: SIGTERM with a client still connected stops cleanly", async () => {
+  const s = await TestSkiff.create();
+  const held = new CriClient(s.socket, { "grpc.default_authority": OLD_AUTHORITY });
+  try {
+    await s.start();
+    // kubelet keeps its connection open for as long as it runs; shutdown must not wait on it.
+    for (let i = 0; i < 30; i++) await held.call("Version", {});
+    const exited = s.stop();
+    const code = await Promise.race([
+      exited,
+      new Promise<string>((r) => setTimeout(() => r("still running after 20 s"), 20_000)),
+    ]);
+    assert.equal(code, 0, `exit: ${code}\n${await s.log()}`);
+    await assert.rejects(Deno.lstat(s.socket), Deno.errors.NotFound);
+  } finally {
+    held.close();
+    await s.dispose();
+  }
+});
+
 Deno.test("authority front: with compat_authority_front = false the old client is refused", async () => {
   await withSkiff(false, async (s) => {
     await assert.rejects(Deno.lstat(`${s.stateDir}/skiff-internal.sock`), Deno.errors.NotFound);
