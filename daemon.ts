@@ -18,6 +18,16 @@ import { sandboxHandlers } from "./cri/handlers/sandbox.ts";
 import { containerHandlers } from "./cri/handlers/container.ts";
 import { ContainerService } from "./runtime/container.ts";
 import { ContainerEventBus } from "./runtime/events.ts";
+import { ExitWatcher } from "./runtime/exit_watcher.ts";
+import { ContainerMaintenance } from "./runtime/maintenance.ts";
+import { hostCgroupVersion, StatsCollector } from "./runtime/stats/mod.ts";
+import { ServiceStatsTargets } from "./runtime/stats/targets.ts";
+import { countBy, NodeMetrics } from "./runtime/node_metrics.ts";
+import { stateOf } from "./runtime/sandbox.ts";
+import { observeCniCalls } from "./network/cni.ts";
+import { statsHandlers } from "./cri/handlers/stats.ts";
+import { eventsHandlers } from "./cri/handlers/events.ts";
+import { maintenanceHandlers } from "./cri/handlers/maintenance.ts";
 import { imageHandlers } from "./cri/handlers/image.ts";
 import { streamingHandlers } from "./cri/handlers/streaming.ts";
 import { runtimeStreamingBackend, StreamingServer } from "./cri/streaming/mod.ts";
@@ -26,12 +36,7 @@ import { SandboxService } from "./runtime/mod.ts";
 import { Store } from "./store/mod.ts";
 import { networkReadiness, PodCidr } from "./network/mod.ts";
 import { runtimeReadiness } from "./runtime/mod.ts";
-import {
-  createAdminApp,
-  FileAuditLog,
-  loadOrCreateToken,
-  pullProgressFrom,
-} from "./admin/mod.ts";
+import { createAdminApp, FileAuditLog, loadOrCreateToken, pullProgressFrom } from "./admin/mod.ts";
 
 export interface Daemon {
   config: Config;
@@ -75,6 +80,28 @@ export async function startDaemon(config: Config): Promise<Daemon> {
   await containers.recover();
   sandboxes.setPodContainers(containers);
   images.setImageUsage(containers);
+  // Containers that exit on their own are settled (and CONTAINER_STOPPED_EVENT published) as
+  // soon as conmon writes their exit file, not at the next status call.
+  const exitWatcher = new ExitWatcher({
+    dir: containers.exitsDir,
+    onExit: (id) => {
+      containers.settle(id);
+      return containers.get(id).state !== "CONTAINER_RUNNING";
+    },
+    log: log.child("exits"),
+    rescanMs: 10_000,
+  });
+  await exitWatcher.start();
+  cleanups.push(() => exitWatcher.close());
+  // Stats from cgroups/netns/writable layers; resource updates, log reopen, checkpoints.
+  const stats = new StatsCollector(new ServiceStatsTargets(() => containers, sandboxes), {
+    writableLayerMount: config.root_dir,
+  });
+  const maintenance = new ContainerMaintenance({
+    containers: () => containers,
+    sandboxExists: (id) => sandboxes.find(id) !== undefined,
+    cgroupV2: hostCgroupVersion() === 2,
+  });
 
   // CRI streaming server: the exec/attach/port-forward URLs kubelet proxies to.
   const streaming = new StreamingServer({
@@ -104,8 +131,28 @@ export async function startDaemon(config: Config): Promise<Daemon> {
     ...sandboxHandlers(sandboxes),
     ...imageHandlers({ images }),
     ...containerHandlers(containers),
+    ...statsHandlers({ collector: stats }),
+    ...eventsHandlers({ bus: containerEvents, handlers: () => handlers, log: log.child("cri") }),
+    ...maintenanceHandlers(maintenance),
     ...streamingHandlers({ containers, sandboxes, server: streaming }),
   };
+  // Pods/containers by state, start latency, restarts, OOM kills, pulls, RSS, loop lag.
+  const nodeMetrics = new NodeMetrics({
+    registry: metrics,
+    events: containerEvents,
+    podsByState: () => countBy(sandboxes.list().map(stateOf)),
+    containersByState: () => countBy(containers.list().map((c) => c.state)),
+    containerExitReason: (id) => containers.list({ id }).find((c) => c.id === id)?.reason,
+    stateDir: config.state_dir,
+    log: log.child("metrics"),
+  });
+  nodeMetrics.instrument(handlers);
+  nodeMetrics.start();
+  observeCniCalls((op, plugin, seconds, ok) => nodeMetrics.observeCni(op, plugin, seconds, ok));
+  cleanups.push(async () => {
+    observeCniCalls(null);
+    await nodeMetrics.stop();
+  });
 
   const cri = new CriServer({
     socket: config.socket,
@@ -175,6 +222,8 @@ export async function startDaemon(config: Config): Promise<Daemon> {
       adminAddress,
       async stop(graceMs = config.shutdown_grace_seconds * 1000) {
         serving = false;
+        // Event streams never end by themselves: end them so shutdown need not wait out the grace.
+        containerEvents.closeAll();
         await cri.stop(graceMs);
         for (const c of cleanups.reverse()) await c();
         log.info("stopped");
