@@ -206,9 +206,19 @@ export class StreamingServer {
       socket.on("close", () => this.#sockets.delete(socket));
     });
     await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
+      server.once("error", (err: Error) =>
+        reject(
+          new Error(
+            `the streaming server cannot listen on ${this.#opts.address}: ${err.message}; ` +
+              "set [streaming] address to a free host:port (port 0 picks one)",
+            { cause: err },
+          ),
+        ));
       server.listen(Number(m[2]), host, () => {
-        server.off("error", reject);
+        server.removeAllListeners("error");
+        server.on("error", (err: Error) => {
+          this.#log.warn("streaming server error", { error: err.message });
+        });
         resolve();
       });
     });
