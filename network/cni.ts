@@ -302,6 +302,11 @@ export class CniRuntime {
     await Deno.remove(this.cacheFile(net, a)).catch(() => {});
   }
 
+  /** Drops the cached result of an attachment whose namespace is already gone. */
+  async forget(net: CniNetworkConfig, a: CniAttachment): Promise<void> {
+    await Deno.remove(this.cacheFile(net, a)).catch(() => {});
+  }
+
   async readCache(net: CniNetworkConfig, a: CniAttachment): Promise<CacheEntry | null> {
     try {
       return JSON.parse(await Deno.readTextFile(this.cacheFile(net, a))) as CacheEntry;

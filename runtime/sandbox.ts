@@ -224,6 +224,22 @@ export class SandboxService implements SandboxProvider {
     }
     validateSysctls(sysctls, { hostNetwork, hostIpc });
     const resolvText = resolvConf(config.dns_config);
+    for (const pm of config.port_mappings ?? []) {
+      const ok = (n: number) => Number.isInteger(n) && n >= 0 && n <= 65535;
+      if (!ok(pm.host_port) || !ok(pm.container_port) || pm.container_port === 0) {
+        throw new InvalidArgumentError(
+          `port mapping ${pm.host_port}->${pm.container_port}: ports must be 1-65535 ` +
+            `(host_port 0 means no host port)`,
+        );
+      }
+    }
+    const userns = nsOpts?.userns_options;
+    if (userns && userns.mode === "POD" && !this.config.runtime.handlers[handler].user_namespaces) {
+      throw new InvalidArgumentError(
+        `runtime handler "${handler}" does not support user namespaces; configure ` +
+          `[runtime.handlers.${handler}] user_namespaces = true or run the pod without one`,
+      );
+    }
 
     const attempt = md.attempt ?? 0;
     const nameKey = `${md.name}_${md.namespace}_${md.uid}_${attempt}`;
@@ -367,7 +383,10 @@ export class SandboxService implements SandboxProvider {
     );
 
     if (rec.namespaceModes.pid === "POD") {
-      rec.infra = await startInfra(rec.ns);
+      rec.infra = await startInfra(rec.ns, {
+        sandboxId: rec.id,
+        stateDir: this.config.state_dir,
+      });
       this.save(rec);
     }
   }
@@ -450,8 +469,16 @@ export class SandboxService implements SandboxProvider {
 
   private async teardownNetwork(rec: SandboxRecord): Promise<void> {
     if (!rec.networkAttached || !rec.network) return;
-    await this.cni.del(rec.network, this.attachment(rec, "eth0"));
-    await this.cni.del(LOOPBACK_NETWORK, this.attachment(rec, "lo")).catch(() => {});
+    // A namespace lost meanwhile (a reboot wiped the state dir) is passed as "": plugins
+    // then release what lives outside it (IPs, iptables rules) without failing on it.
+    const netnsGone = !rec.ns.net || !await isPinned(rec.ns.net);
+    const eth0 = { ...this.attachment(rec, "eth0"), ...(netnsGone ? { netnsPath: "" } : {}) };
+    await this.cni.del(rec.network, eth0);
+    if (!netnsGone) {
+      await this.cni.del(LOOPBACK_NETWORK, this.attachment(rec, "lo")).catch(() => {});
+    } else {
+      await this.cni.forget(LOOPBACK_NETWORK, this.attachment(rec, "lo"));
+    }
     rec.networkAttached = false;
     rec.ips = [];
     this.save(rec);

@@ -38,7 +38,14 @@ export function pidNamespacePath(infra: InfraProcess): string {
 const CLOSE_FDS_AND_EXEC = "for f in /proc/$$/fd/*; do n=${f##*/}; " +
   'if [ "$n" -gt 2 ]; then eval "exec $n>&-"; fi; done; exec "$@"';
 
-export async function startInfra(pinned: PinnedNamespaces): Promise<InfraProcess> {
+/**
+ * `label` goes into the process's environment (SKIFF_SANDBOX_ID, SKIFF_STATE_DIR), so that
+ * operators and leak checks can tell whose infra process a `sleep infinity` is.
+ */
+export async function startInfra(
+  pinned: PinnedNamespaces,
+  label: { sandboxId: string; stateDir: string },
+): Promise<InfraProcess> {
   const args: string[] = [];
   if (pinned.net) args.push(`--net=${pinned.net}`);
   if (pinned.ipc) args.push(`--ipc=${pinned.ipc}`);
@@ -62,6 +69,12 @@ export async function startInfra(pinned: PinnedNamespaces): Promise<InfraProcess
       "sleep",
       "infinity",
     ],
+    clearEnv: true,
+    env: {
+      PATH: Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin",
+      SKIFF_SANDBOX_ID: label.sandboxId,
+      SKIFF_STATE_DIR: label.stateDir,
+    },
     stdin: "null",
     stdout: "null",
     stderr: "null",

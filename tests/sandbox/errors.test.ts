@@ -78,6 +78,35 @@ Deno.test({
       assert.equal(hostNet.codeName, "INVALID_ARGUMENT");
       assert.match(hostNet.details, /host network/);
 
+      const badPort = await failure(
+        s.client.call("RunPodSandbox", {
+          config: podConfig({
+            port_mappings: [{ protocol: "TCP", container_port: 80, host_port: 70000 }],
+          }),
+        }),
+      );
+      assert.equal(badPort.codeName, "INVALID_ARGUMENT");
+      assert.match(badPort.details, /ports must be 1-65535/);
+
+      const userns = await failure(
+        s.client.call("RunPodSandbox", {
+          config: podConfig({
+            linux: {
+              security_context: {
+                namespace_options: {
+                  network: "POD",
+                  pid: "CONTAINER",
+                  ipc: "POD",
+                  userns_options: { mode: "POD" },
+                },
+              },
+            },
+          }),
+        }),
+      );
+      assert.equal(userns.codeName, "INVALID_ARGUMENT");
+      assert.match(userns.details, /does not support user namespaces/);
+
       assert.deepEqual(await snapshot(s), before);
       const { items } = await s.client.call("ListPodSandbox", {});
       assert.deepEqual(items.map((i) => i.id), [first]);

@@ -125,22 +125,16 @@ async function listTree(dir: string): Promise<string[]> {
 
 /**
  * Processes that belong to this test's pods: any command line naming its state dir or
- * bridge, and pod infra processes (`sleep infinity` as init of a PID namespace of its own).
+ * bridge, and pod infra processes (Skiff labels them with SKIFF_STATE_DIR in their env).
  */
 async function podProcesses(s: TestSkiff): Promise<string[]> {
   const out: string[] = [];
-  const ownPidNs = Deno.readLinkSync("/proc/self/ns/pid");
+  const label = `SKIFF_STATE_DIR=${s.stateDir}\0`;
   for (const name of await listDir("/proc")) {
     if (!/^\d+$/.test(name)) continue;
     const cmdline = await Deno.readTextFile(`/proc/${name}/cmdline`).catch(() => "");
-    let pidNs = ownPidNs;
-    try {
-      pidNs = Deno.readLinkSync(`/proc/${name}/ns/pid`);
-    } catch {
-      // exited meanwhile
-    }
-    const infra = cmdline === "sleep\0infinity\0" && pidNs !== ownPidNs;
-    if (infra || cmdline.includes(s.stateDir) || cmdline.includes(s.bridgeName)) {
+    const environ = await Deno.readTextFile(`/proc/${name}/environ`).catch(() => "");
+    if (environ.includes(label) || cmdline.includes(s.stateDir) || cmdline.includes(s.bridgeName)) {
       out.push(`${name}:${cmdline.replaceAll("\0", " ")}`);
     }
   }
@@ -152,18 +146,30 @@ export async function snapshot(s: TestSkiff): Promise<HostSnapshot> {
   const mounts = mountinfo.split("\n").map((l) => l.split(" ")[4]).filter((m) =>
     m?.startsWith(s.dir)
   ).sort();
-  const links = (await cmd(["ip", "-o", "link", "show"])).stdout.split("\n")
-    .map((l) => l.split(":")[1]?.trim().split("@")[0])
-    .filter((n): n is string => !!n && n.startsWith("veth")).sort();
+  // The host ends of pod veths: the links enslaved to this test's bridge.
+  const links = (await cmd(["ip", "-o", "link", "show", "master", s.bridgeName])).stdout
+    .split("\n").map((l) => l.split(":")[1]?.trim().split("@")[0])
+    .filter((n): n is string => !!n).sort();
   const iptables: string[] = [];
+  const prefix = s.subnet.split("/")[0].replace(/\.0$/, ".");
   for (const table of ["nat", "filter"]) {
     const rules = (await cmd(["iptables", "-w", "-t", table, "-S"])).stdout.split("\n");
-    iptables.push(
-      ...rules.filter((r) =>
-        r.includes(s.subnet.split("/")[0].replace(/\.0$/, ".")) ||
-        r.includes(s.bridgeName) || /CNI-(DN|[0-9a-f]{24})/.test(r)
-      ).map((r) => `${table}:${r}`),
-    );
+    // Rules naming this test's subnet or bridge, plus every rule of the per-pod chains they
+    // jump to (other tests on this machine have chains of their own, which are not ours).
+    const mine = rules.filter((r) => r.includes(prefix) || r.includes(s.bridgeName));
+    const chains = new Set<string>();
+    for (const r of mine) {
+      const argv = splitRule(r);
+      const jump = argv[argv.indexOf("-j") + 1];
+      if (argv.includes("-j") && jump.startsWith("CNI-") && !jump.startsWith("CNI-HOSTPORT")) {
+        chains.add(jump);
+      }
+      if (argv[0] === "-A" && argv[1].startsWith("CNI-") && !argv[1].startsWith("CNI-HOSTPORT")) {
+        chains.add(argv[1]);
+      }
+    }
+    const ours = rules.filter((r) => mine.includes(r) || [...chains].some((c) => r.includes(c)));
+    iptables.push(...ours.map((r) => `${table}:${r}`));
   }
   const fds = s.pid ? (await listDir(`/proc/${s.pid}/fd`)).length : 0;
   return {

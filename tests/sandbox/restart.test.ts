@@ -6,11 +6,20 @@
  */
 import assert from "node:assert/strict";
 import { TestSkiff } from "../helpers/skiff.ts";
-import { missingPrerequisites } from "../helpers/env.ts";
+import { freePort, missingPrerequisites } from "../helpers/env.ts";
 import { databaseFile, parseConfig } from "../../core/config.ts";
 import { Store } from "../../store/mod.ts";
 import type { SandboxRecord } from "../../runtime/sandbox.ts";
-import { cleanupSkiff, cmd, inPod, podConfig, REQUIRED_BINARIES, verboseInfo } from "./helpers.ts";
+import {
+  cleanupSkiff,
+  cmd,
+  inPod,
+  podConfig,
+  REQUIRED_BINARIES,
+  snapshot,
+  splitRule,
+  verboseInfo,
+} from "./helpers.ts";
 
 const ignore = missingPrerequisites({ root: true, binaries: REQUIRED_BINARIES }) !== null;
 
@@ -120,3 +129,59 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "after a reboot-like loss of the state dir, sandboxes are not ready and stop/remove release everything",
+  ignore,
+  fn: async () => {
+    const s = await TestSkiff.create({ bridge: true });
+    try {
+      await s.start();
+      const warm = await s.client.call("RunPodSandbox", { config: podConfig() });
+      await s.client.call("RemovePodSandbox", { pod_sandbox_id: warm.pod_sandbox_id });
+      const before = await snapshot(s);
+      const { pod_sandbox_id: id } = await s.client.call("RunPodSandbox", {
+        config: podConfig({
+          port_mappings: [{ protocol: "TCP", container_port: 80, host_port: freePort() }],
+        }),
+      });
+      const v = await verboseInfo(s, id);
+      await s.kill();
+      // What a reboot does to /run: every pinned namespace and tmpfs is gone.
+      for (const p of [v.namespaces.net!, v.namespaces.ipc!, v.namespaces.uts!, v.shmPath!]) {
+        assert.equal((await cmd(["umount", p])).code, 0);
+      }
+      await Deno.remove(`${s.stateDir}/ns`, { recursive: true }).catch(() => {});
+      // ...and every iptables rule; the bridge plugin finds its masquerade rules through the
+      // pod's interface, so only a real reboot removes them once the namespace is gone.
+      await dropMasqueradeRules(id);
+      await s.start();
+      const st = await s.client.call("PodSandboxStatus", { pod_sandbox_id: id });
+      assert.equal(st.status!.state, "SANDBOX_NOTREADY");
+      await s.client.call("StopPodSandbox", { pod_sandbox_id: id });
+      await s.client.call("RemovePodSandbox", { pod_sandbox_id: id });
+      const after = await snapshot(s);
+      // The IP, the iptables rules and the cache are released; the ns dir itself is new.
+      assert.deepEqual(after.ipam, before.ipam);
+      assert.deepEqual(after.iptables, before.iptables);
+      assert.deepEqual(after.links, before.links);
+      assert.deepEqual([...Deno.readDirSync(`${s.rootDir}/cni/cache/results`)], []);
+    } finally {
+      await cleanupSkiff(s);
+    }
+  },
+});
+
+/** Deletes the bridge plugin's masquerade rules and chain of one pod, as a reboot would. */
+async function dropMasqueradeRules(podId: string): Promise<void> {
+  const rules = (await cmd(["iptables", "-w", "-t", "nat", "-S", "POSTROUTING"])).stdout
+    .split("\n").filter((r) => r.startsWith("-A ") && r.includes(podId));
+  for (const r of rules) {
+    const argv = splitRule(r.slice(3));
+    await cmd(["iptables", "-w", "-t", "nat", "-D", ...argv]);
+    const chain = argv[argv.indexOf("-j") + 1];
+    await cmd(["iptables", "-w", "-t", "nat", "-F", chain]);
+    await cmd(["iptables", "-w", "-t", "nat", "-X", chain]);
+  }
+}
