@@ -8,6 +8,7 @@
  * - WebSocket `channel.k8s.io`, `base64.channel.k8s.io`, their `v4.` forms and
  *   `v5.channel.k8s.io` (stdin half-close), for remote command and port-forward.
  */
+import { Buffer } from "node:buffer";
 import * as http from "node:http";
 import * as https from "node:https";
 import type { Duplex } from "node:stream";
