@@ -96,12 +96,12 @@ export class StatsCollector {
     return await Promise.all(ready.map((s) => this.collectPod(s)));
   }
 
+  /** Drops the kept samples (and, for containers, layer walks) of objects that are gone. */
   private forgetGone(ids: string[], rates: CpuRateTracker): void {
     const live = new Set(ids);
     rates.retain(live);
-    for (const k of this.fsCache.keys()) {
-      if (rates === this.containerRates && !live.has(k)) this.fsCache.delete(k);
-    }
+    if (rates !== this.containerRates) return;
+    for (const k of this.fsCache.keys()) if (!live.has(k)) this.fsCache.delete(k);
   }
 
   private async containerCgroup(c: ContainerForStats): Promise<CgroupDirs | null> {
@@ -206,6 +206,5 @@ export function sumSamples(samples: CgroupSample[]): CgroupSample | null {
       ioPsi: null,
     };
   }
-  if (samples.length > 1 && out.cpu) out.cpu.psi = null;
   return out;
 }
