@@ -45,6 +45,7 @@ import type {
   SandboxProvider,
 } from "./contracts.ts";
 import {
+  findLabelledInfra,
   infraAlive,
   type InfraProcess,
   pidNamespacePath,
@@ -285,8 +286,6 @@ export class SandboxService implements SandboxProvider {
     const started = performance.now();
     try {
       return await this.lock.run(id, async () => {
-        // Recorded first: if Skiff dies from here on, start-up recovery undoes the rest.
-        this.save(rec);
         await this.create(rec, { hostNetwork, hostIpc, resolvText });
         rec.phase = "ready";
         this.save(rec);
@@ -326,6 +325,21 @@ export class SandboxService implements SandboxProvider {
       rec.network = net;
       rec.networkSource = source;
     }
+    // Everything this sandbox may create is planned and recorded before the first side
+    // effect (one fsync'ed write, not one per step): if Skiff dies from here on, start-up
+    // recovery undoes whatever of it exists. The record owes a CNI DEL from here on (a DEL
+    // of an attachment never added is harmless); this process knows better and tracks it.
+    rec.ns = {
+      net: o.hostNetwork ? null : `${this.nsDir}/${rec.id}-net`,
+      ipc: o.hostIpc ? null : `${this.nsDir}/${rec.id}-ipc`,
+      uts: o.hostNetwork ? null : `${this.nsDir}/${rec.id}-uts`,
+    };
+    rec.shmPath = o.hostIpc ? null : `${rec.dir}/shm`;
+    rec.capabilityArgs = rec.network ? this.capabilityArgs(config) : {};
+    rec.networkAttached = rec.network !== null;
+    this.save(rec);
+    rec.networkAttached = false;
+
     await Deno.mkdir(rec.dir, { recursive: true, mode: 0o755 });
     // Once per process: two concurrent first pods must not stack two bind mounts.
     this.nsDirReady ??= prepareNamespaceDir(this.nsDir).catch((err) => {
@@ -333,23 +347,12 @@ export class SandboxService implements SandboxProvider {
       throw err;
     });
     await this.nsDirReady;
-    rec.ns = {
-      net: o.hostNetwork ? null : `${this.nsDir}/${rec.id}-net`,
-      ipc: o.hostIpc ? null : `${this.nsDir}/${rec.id}-ipc`,
-      uts: o.hostNetwork ? null : `${this.nsDir}/${rec.id}-uts`,
-    };
-    this.save(rec);
     rec.ns = await pinNamespaces(this.nsDir, rec.id, {
       net: !o.hostNetwork,
       ipc: !o.hostIpc,
       uts: !o.hostNetwork,
     }, rec.hostname);
-
-    if (!o.hostIpc) {
-      rec.shmPath = `${rec.dir}/shm`;
-      this.save(rec);
-      await mountTmpfs(rec.shmPath, SHM_OPTIONS);
-    }
+    if (rec.shmPath) await mountTmpfs(rec.shmPath, SHM_OPTIONS);
     await writeFileAtomic(rec.hostnamePath, rec.hostname + "\n");
     await writeFileAtomic(
       rec.resolvConfPath,
@@ -367,13 +370,10 @@ export class SandboxService implements SandboxProvider {
     }
 
     if (rec.network && rec.ns.net) {
-      rec.capabilityArgs = this.capabilityArgs(config);
       rec.networkAttached = true;
-      this.save(rec);
       await this.cni.add(LOOPBACK_NETWORK, this.attachment(rec, "lo"));
       const result = await this.cni.add(rec.network, this.attachment(rec, "eth0"));
       rec.ips = resultIps(result);
-      this.save(rec);
     }
     await writeFileAtomic(
       rec.hostsPath,
@@ -383,11 +383,12 @@ export class SandboxService implements SandboxProvider {
     );
 
     if (rec.namespaceModes.pid === "POD") {
+      // Not recorded until the sandbox is: a crash in between leaves an infra process that
+      // start-up recovery finds by its SKIFF_SANDBOX_ID label and kills.
       rec.infra = await startInfra(rec.ns, {
         sandboxId: rec.id,
         stateDir: this.config.state_dir,
       });
-      this.save(rec);
     }
   }
 
@@ -659,7 +660,22 @@ export class SandboxService implements SandboxProvider {
   }
 
   private async removeOrphans(): Promise<void> {
-    const known = new Set(this.records.list().map((r) => r.id));
+    const records = this.records.list();
+    const known = new Set(records.map((r) => r.id));
+    // Infra processes whose sandbox no longer counts on them (never recorded because of a
+    // crash, or their sandbox is gone): found by label, killed.
+    const liveInfra = new Set(
+      records.filter((r) => r.infra && infraAlive(r.infra)).map((r) => r.id),
+    );
+    for (const p of findLabelledInfra(this.config.state_dir)) {
+      if (liveInfra.has(p.sandboxId)) continue;
+      log.warn("killing an infra process no sandbox owns", { pid: p.pid, id: p.sandboxId });
+      try {
+        Deno.kill(p.pid, "SIGKILL");
+      } catch {
+        // gone meanwhile
+      }
+    }
     for (const dir of [this.sandboxesDir, this.nsDir]) {
       let entries: Deno.DirEntry[] = [];
       try {

@@ -122,3 +122,25 @@ export async function stopInfra(infra: InfraProcess): Promise<void> {
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
+/**
+ * Processes started by `startInfra` for this state dir (found by their environment label),
+ * with the sandbox each belongs to: the unshare parent and the sleep.
+ */
+export function findLabelledInfra(stateDir: string): { pid: number; sandboxId: string }[] {
+  const label = `SKIFF_STATE_DIR=${stateDir}\0`;
+  const out: { pid: number; sandboxId: string }[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    let environ: string;
+    try {
+      environ = Deno.readTextFileSync(`/proc/${e.name}/environ`);
+    } catch {
+      continue;
+    }
+    if (!environ.includes(label)) continue;
+    const id = /(?:^|\0)SKIFF_SANDBOX_ID=([0-9a-f]+)\0/.exec(environ)?.[1];
+    if (id) out.push({ pid: Number(e.name), sandboxId: id });
+  }
+  return out;
+}

@@ -79,7 +79,22 @@ Deno.test({
       });
       store.close();
 
+      // ...and an infra process of the half-made sandbox that was never recorded.
+      const strayInfra = new Deno.Command("sleep", {
+        args: ["infinity"],
+        env: { SKIFF_STATE_DIR: s.stateDir, SKIFF_SANDBOX_ID: halfId },
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+
       await s.start();
+      const strayExit = await Promise.race([
+        strayInfra.status,
+        new Promise<null>((r) => setTimeout(() => r(null), 5000)),
+      ]);
+      if (!strayExit) strayInfra.kill("SIGKILL");
+      assert.equal(strayExit?.signal, "SIGKILL", "stray infra process was not killed at start");
       const { items } = await s.client.call("ListPodSandbox", {});
       assert.deepEqual(items.map((i) => i.id).sort(), [...ids].sort());
       for (const id of ids) {
