@@ -7,9 +7,18 @@
  */
 import type { CgroupSample, CpuSample, MemorySample, Psi, PsiLine, SwapSample } from "./types.ts";
 
-/** Directories holding one cgroup's files, per version. */
+/**
+ * Directories holding one cgroup's files, per version. On hybrid hosts the v1 cgroup's twin
+ * in the (controller-less) v2 hierarchy still has PSI files: `unified` points there.
+ */
 export type CgroupDirs =
-  | { version: 1; cpuacct: string | null; memory: string | null; pids: string | null }
+  | {
+    version: 1;
+    cpuacct: string | null;
+    memory: string | null;
+    pids: string | null;
+    unified: string | null;
+  }
   | { version: 2; dir: string };
 
 export interface CgroupMounts {
@@ -102,6 +111,7 @@ export function locate(relativePath: string, mounts = hostCgroupMounts()): Cgrou
       cpuacct: join(mounts.v1.get("cpuacct")),
       memory: join(mounts.v1.get("memory")),
       pids: join(mounts.v1.get("pids")),
+      unified: join(mounts.v2),
     };
   }
   if (!mounts.v2) throw new Error("no cgroup hierarchy is mounted on this host");
@@ -138,7 +148,16 @@ export async function locateByPid(pid: number, mounts = hostCgroupMounts()): Pro
       const rel = own.v1.get(c);
       return root && rel !== undefined ? `${root}${rel === "/" ? "" : rel}` : null;
     };
-    return { version: 1, cpuacct: dir("cpuacct"), memory: dir("memory"), pids: dir("pids") };
+    const unified = mounts.v2 && own.v2 !== null
+      ? `${mounts.v2}${own.v2 === "/" ? "" : own.v2}`
+      : null;
+    return {
+      version: 1,
+      cpuacct: dir("cpuacct"),
+      memory: dir("memory"),
+      pids: dir("pids"),
+      unified,
+    };
   }
   if (!mounts.v2 || own.v2 === null) return null;
   return { version: 2, dir: `${mounts.v2}${own.v2 === "/" ? "" : own.v2}` };
@@ -237,10 +256,11 @@ function memoryFrom(
 
 async function readV1(dirs: Extract<CgroupDirs, { version: 1 }>): Promise<CgroupSample> {
   const at = Date.now();
+  const psi = (kind: string) => dirs.unified ? readPsi(`${dirs.unified}/${kind}.pressure`) : null;
   let cpu: CpuSample | null = null;
   if (dirs.cpuacct) {
     const usage = await readInt(`${dirs.cpuacct}/cpuacct.usage`);
-    if (usage !== null) cpu = { usageNs: usage, psi: null };
+    if (usage !== null) cpu = { usageNs: usage, psi: await psi("cpu") };
   }
   let memory: MemorySample | null = null;
   let swap: SwapSample | null = null;
@@ -258,7 +278,7 @@ async function readV1(dirs: Extract<CgroupDirs, { version: 1 }>): Promise<Cgroup
         stat,
         ["total_pgfault", "total_pgmajfault"],
         limit,
-        null,
+        await psi("memory"),
       );
       const memsw = await readInt(`${dirs.memory}/memory.memsw.usage_in_bytes`);
       if (memsw !== null) {
@@ -281,7 +301,7 @@ async function readV1(dirs: Extract<CgroupDirs, { version: 1 }>): Promise<Cgroup
     const p = await readInt(`${dirs.pids}/pids.current`);
     if (p !== null) pids = n(p);
   }
-  return { at, cpu, memory, swap, pids, ioPsi: null };
+  return { at, cpu, memory, swap, pids, ioPsi: await psi("io") };
 }
 
 // ---------------------------------------------------------------------------------------

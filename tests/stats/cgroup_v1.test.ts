@@ -9,6 +9,7 @@ import { randomHex } from "../helpers/env.ts";
 import { type Hog, makeCgroup, startHog, v1Missing } from "./helpers.ts";
 
 const MiB = 1024 * 1024;
+const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
 const missing = v1Missing();
 if (missing) console.error(`\n!!! SKIPPING cgroup v1 tests: missing ${missing} !!!\n`);
 
@@ -47,6 +48,11 @@ Deno.test({
       assert(mem.majorPageFaults >= 0);
       assertEquals(mem.limitBytes, null, "no limit was set");
       assert(second.pids! >= 1, "the hog's threads are counted");
+      if (cg.dirs.unified && (await exists(`${cg.dirs.unified}/cpu.pressure`))) {
+        // Hybrid host: PSI from the v2 twin of the cgroup.
+        assert(second.cpu!.psi && second.memory!.psi && second.ioPsi, "PSI read");
+        assert(second.cpu!.psi.some.totalNs >= 0n);
+      }
     } finally {
       await hog?.stop();
       await cg.remove();

@@ -59,6 +59,7 @@ Deno.test("a hybrid host (v1 controllers, empty v2) is read as v1", () => {
     cpuacct: "/sys/fs/cgroup/cpu,cpuacct/kubepods/pod1/c1",
     memory: "/sys/fs/cgroup/memory/kubepods/pod1/c1",
     pids: "/sys/fs/cgroup/pids/kubepods/pod1/c1",
+    unified: "/sys/fs/cgroup/unified/kubepods/pod1/c1",
   });
   const own = parseProcCgroup("4:memory:/a\n2:cpu,cpuacct:/b\n0::/\n");
   assertEquals(own.v1.get("cpuacct"), "/b");

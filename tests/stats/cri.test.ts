@@ -194,6 +194,10 @@ Deno.test({
       assert(nanoCores > 300_000_000n, `usage_nano_cores ${nanoCores} shows a busy core`);
       assert(Number(second.memory!.working_set_bytes!.value) >= 60 * MiB, "60 MiB working set");
       assert(Number(second.writable_layer!.inodes_used!.value) >= 1);
+      if (v1 && (await Deno.stat("/sys/fs/cgroup/unified/cpu.pressure").catch(() => null))) {
+        // Hybrid host: PSI comes from the container's twin in the v2 hierarchy.
+        assert(second.cpu!.psi?.Some && second.memory!.psi?.Some, "PSI reported");
+      }
       const listed = await s.client.call("ListContainerStats", {
         filter: { pod_sandbox_id: podId, label_selector: { name: "hog" } },
       });

@@ -45,8 +45,9 @@ export async function makeCgroup(rel: string): Promise<TestCgroup> {
     }
   };
   try {
-    for (const c of CONTROLLERS) {
-      const root = mounts.v1.get(c);
+    // The hybrid v2 twin too: runc puts containers there, and it carries the PSI files.
+    for (const c of [...CONTROLLERS, "unified"]) {
+      const root = c === "unified" ? mounts.v2 : mounts.v1.get(c);
       if (!root) continue;
       const parts = rel.split("/").filter(Boolean);
       let path = root;
