@@ -26,7 +26,7 @@ import { countBy, NodeMetrics } from "./runtime/node_metrics.ts";
 import { stateOf } from "./runtime/sandbox.ts";
 import { observeCniCalls } from "./network/cni.ts";
 import { statsHandlers } from "./cri/handlers/stats.ts";
-import { eventsHandlers } from "./cri/handlers/events.ts";
+import { eventsHandlers, publishSandboxEvents } from "./cri/handlers/events.ts";
 import { maintenanceHandlers } from "./cri/handlers/maintenance.ts";
 import { imageHandlers } from "./cri/handlers/image.ts";
 import { streamingHandlers } from "./cri/handlers/streaming.ts";
@@ -147,6 +147,8 @@ export async function startDaemon(config: Config): Promise<Daemon> {
     log: log.child("metrics"),
   });
   nodeMetrics.instrument(handlers);
+  // Pod sandboxes raise container events too (as containerd's sandbox container does).
+  publishSandboxEvents(handlers, containerEvents);
   nodeMetrics.start();
   observeCniCalls((op, plugin, seconds, ok) => nodeMetrics.observeCni(op, plugin, seconds, ok));
   cleanups.push(async () => {

@@ -344,14 +344,24 @@ Deno.test({
       );
       assertEquals(stoppedReopen.codeName, "FAILED_PRECONDITION");
 
+      await s.client.call("StopPodSandbox", { pod_sandbox_id: podId });
+      await s.client.call("RemovePodSandbox", { pod_sandbox_id: podId });
+      // The pod itself raises events as containerd's sandbox container does.
+      const podTypes = () =>
+        b.events.filter((e) => e.container_id === podId).map((e) => e.container_event_type);
+      await until("pod deleted event", async () => podTypes().length === 4);
+      assertEquals(podTypes(), want);
+      assertEquals(
+        b.events.find((e) => e.container_id === podId)?.pod_sandbox_status?.id,
+        podId,
+        "the pod's own status rides along",
+      );
       await b.close();
       await until(
         "subscribers back to the start",
         async () =>
           (await metricValue(s, /^skiff_container_event_subscribers /)) === subscribersAtStart,
       );
-      await s.client.call("StopPodSandbox", { pod_sandbox_id: podId });
-      await s.client.call("RemovePodSandbox", { pod_sandbox_id: podId });
     } finally {
       if (s.pid) {
         try {
