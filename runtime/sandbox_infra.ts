@@ -1,7 +1,7 @@
 /**
  * The infra process, made only for pods whose containers share one PID namespace: a
  * `sleep infinity` as PID 1 of a new PID namespace, inside the pod's pinned namespaces
- * (`nsenter --net/--ipc/--uts … unshare --pid --fork --mount-proc`). It runs detached in
+ * (`nsenter --net/--ipc/--uts … unshare --pid --fork`). It runs detached in
  * its own session so it outlives Skiff; it is found again after a restart by PID plus
  * start time (so a recycled PID is never mistaken for it).
  */
@@ -50,6 +50,9 @@ export async function startInfra(
   if (pinned.net) args.push(`--net=${pinned.net}`);
   if (pinned.ipc) args.push(`--ipc=${pinned.ipc}`);
   if (pinned.uts) args.push(`--uts=${pinned.uts}`);
+  // No --mount-proc: a mount namespace of its own would hold private copies of every
+  // mount of the moment (other pods' namespace pins and shm), keeping them alive after
+  // their pods are gone. Containers joining the PID namespace mount their own /proc.
   // Deno hands its non-CLOEXEC descriptors (the CRI listening socket among them) to every
   // child; a long-lived infra process holding them would keep the socket answering after
   // Skiff died. A fixed bash script closes everything above stderr before the exec (the
@@ -65,7 +68,6 @@ export async function startInfra(
       "unshare",
       "--pid",
       "--fork",
-      "--mount-proc",
       "sleep",
       "infinity",
     ],

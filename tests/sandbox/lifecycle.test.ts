@@ -158,6 +158,8 @@ Deno.test({
       assert.ok(v.pid > 0, "no infra pid");
       const link = (p: string) => Deno.readLinkSync(p);
       assert.notEqual(link(`/proc/${v.pid}/ns/pid`), link("/proc/self/ns/pid"));
+      // No mount namespace of its own (it would pin copies of other pods' mounts).
+      assert.equal(link(`/proc/${v.pid}/ns/mnt`), link("/proc/self/ns/mnt"));
       assert.equal(link(`/proc/${v.pid}/ns/net`), link(`/proc/${v.pid}/ns/net`));
       // The infra process sits in the pinned network namespace.
       const pinnedNet = await inPod({ net: v.namespaces.net }, ["readlink", "/proc/self/ns/net"]);
