@@ -61,18 +61,23 @@ Deno.test("reload: SIGHUP changes log_level and a registry mirror on a running S
       s.configPath,
       base.replace(`log_level = "info"`, `log_level = "debug"`)
         .replace(`shutdown_grace_seconds = 5`, `shutdown_grace_seconds = 7`) +
-        `[image.registries."docker.io"]\nmirrors = ["http://127.0.0.1:5999"]\n`,
+        `[image.registries."docker.io"]\nmirrors = ["http://127.0.0.1:5999"]\n` +
+        `[runtime.handlers.runc]\nbinary = "runc"\n[runtime.handlers.second]\nbinary = "runc"\n`,
     );
     Deno.kill(s.pid!, "SIGHUP");
     const reloaded = await waitForLog(s, /msg="config reloaded"/, mark);
     assert.match(reloaded, /applied=.*log_level/);
     assert.match(reloaded, /applied=.*image\.registries/);
+    assert.match(reloaded, /applied=.*runtime\.handlers/);
     assert.match(reloaded, /restart needed for shutdown_grace_seconds/);
     assert.deepStrictEqual(
       (await statusConfig()).image.registries["docker.io"].mirrors,
       ["http://127.0.0.1:5999"],
     );
     assert.equal((await statusConfig()).shutdown_grace_seconds, 5);
+    // A runtime handler added by the reload is offered for new pods.
+    const handlers = (await s.client.call("Status", {})).runtime_handlers.map((h) => h.name);
+    assert.ok(handlers.includes("second"), `handlers after reload: ${handlers}`);
     // At debug, even the quiet Version call is logged.
     mark = (await s.log()).length;
     await s.client.call("Version", {});
