@@ -558,15 +558,17 @@ export function createApi(deps: ApiDeps): Hono {
         return null;
       }
     };
-    const [version, status, pods, containers, images, fs, hostSample] = await Promise.all([
-      attempt("Version", () => cri.call("Version", {})),
-      attempt("Status", () => cri.call("Status", {})),
-      attempt("ListPodSandbox", () => cri.call("ListPodSandbox", {})),
-      attempt("ListContainers", () => cri.call("ListContainers", {})),
-      attempt("ListImages", () => cri.call("ListImages", {})),
-      attempt("ImageFsInfo", () => cri.call("ImageFsInfo", {})),
-      host.sample(),
-    ]);
+    const [version, status, pods, containers, images, fs, stats, hostSample] = await Promise
+      .all([
+        attempt("Version", () => cri.call("Version", {})),
+        attempt("Status", () => cri.call("Status", {})),
+        attempt("ListPodSandbox", () => cri.call("ListPodSandbox", {})),
+        attempt("ListContainers", () => cri.call("ListContainers", {})),
+        attempt("ListImages", () => cri.call("ListImages", {})),
+        attempt("ImageFsInfo", () => cri.call("ImageFsInfo", {})),
+        attempt("ListContainerStats", () => cri.call("ListContainerStats", {})),
+        host.sample(),
+      ]);
     const sumFs = (list: { used_bytes?: { value: string } | null }[] | undefined) =>
       list ? list.reduce((a, f) => a + Number(f.used_bytes?.value ?? 0), 0) : null;
     const count = <T>(xs: T[] | undefined, pred: (x: T) => boolean) =>
@@ -589,6 +591,13 @@ export function createApi(deps: ApiDeps): Hono {
             : sumFs(fs?.image_filesystems),
           image_filesystems_bytes: sumFs(fs?.image_filesystems),
           container_filesystems_bytes: sumFs(fs?.container_filesystems),
+          // Containers' own writable layers (what `skiff stats` shows as DISK).
+          containers_writable_bytes: stats
+            ? stats.stats.reduce(
+              (a, st) => a + Number(st.writable_layer?.used_bytes?.value ?? 0),
+              0,
+            )
+            : null,
         },
         host: hostSample,
         unavailable,

@@ -68,10 +68,18 @@ function boolQuery(c: Context, name: string, dflt: boolean): boolean {
   return v !== "0" && v !== "false";
 }
 
+interface Upstream {
+  ws: WebSocket;
+  /** Frames that arrived before the relay took over (a peer may speak first). */
+  early: (ArrayBuffer | string)[];
+}
+
 /** Opens the streaming server's URL with the chosen subprotocol. */
-async function openUpstream(url: string, protocol: string): Promise<WebSocket> {
+async function openUpstream(url: string, protocol: string): Promise<Upstream> {
   const ws = new WebSocket(url.replace(/^http/, "ws"), [protocol]);
   ws.binaryType = "arraybuffer";
+  const early: (ArrayBuffer | string)[] = [];
+  ws.onmessage = (m) => early.push(m.data);
   const opened = await new Promise<boolean>((resolve) => {
     const t = setTimeout(() => resolve(false), UPSTREAM_OPEN_TIMEOUT_MS);
     ws.onopen = () => {
@@ -94,13 +102,14 @@ async function openUpstream(url: string, protocol: string): Promise<WebSocket> {
         "check that Skiff's streaming server is running (streaming.address)",
     );
   }
-  return ws;
+  return { ws, early };
 }
 
 /** Relays frames between the client and the streaming server until either side closes. */
-function relay(client: WebSocket, upstream: WebSocket, log?: Logger): void {
+function relay(client: WebSocket, up: Upstream, log?: Logger): void {
+  const upstream = up.ws;
   client.binaryType = "arraybuffer";
-  const pending: (ArrayBuffer | string)[] = [];
+  const pending: (ArrayBuffer | string)[] = up.early;
   let clientOpen = false;
   const closeBoth = (code = 1000, reason = "") => {
     for (const ws of [client, upstream]) {
@@ -136,6 +145,10 @@ function relay(client: WebSocket, upstream: WebSocket, log?: Logger): void {
     closeBoth(e.code === 1005 || e.code === 1006 ? 1000 : e.code, e.reason);
   };
   client.onclose = () => closeBoth();
+  // The upstream may have finished before the relay took over (a short command).
+  if (upstream.readyState === WebSocket.CLOSED || upstream.readyState === WebSocket.CLOSING) {
+    upstream.onclose?.(new CloseEvent("close", { code: 1000 }));
+  }
   client.onerror = upstream.onerror = (e) => {
     log?.debug("admin stream relay error", { error: (e as ErrorEvent).message ?? "" });
   };
@@ -150,7 +163,7 @@ export function registerWebSocketRoutes(api: Hono, deps: WsDeps): void {
       userAgent: c.req.header("user-agent") ?? "",
     });
   };
-  const upgrade = (c: Context, protocol: string, upstream: WebSocket): Response => {
+  const upgrade = (c: Context, protocol: string, upstream: Upstream): Response => {
     const { socket, response } = Deno.upgradeWebSocket(c.req.raw, { protocol });
     relay(socket, upstream, deps.log);
     return response;

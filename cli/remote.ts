@@ -18,6 +18,8 @@ export interface RemoteCommandIo {
   resizes?: AsyncIterable<{ width: number; height: number }>;
   /** Extra subprotocols to offer, e.g. the admin API's bearer-token protocol. */
   extraProtocols?: string[];
+  /** Closes the stream (e.g. detaching from an attach). */
+  signal?: AbortSignal;
 }
 
 interface K8sStatus {
@@ -90,6 +92,9 @@ export async function runRemoteCommand(url: string, io: RemoteCommandIo): Promis
     throw new Error(`cannot open ${wsUrl}: ${failedToOpen ?? "connection closed"}`);
   }
   const v5 = ws.protocol === "v5.channel.k8s.io";
+  const detach = () => ws.close(1000);
+  io.signal?.addEventListener("abort", detach, { once: true });
+  if (io.signal?.aborted) detach();
   const pumps: Promise<void>[] = [];
   if (io.resizes) {
     pumps.push(
@@ -123,6 +128,7 @@ export async function runRemoteCommand(url: string, io: RemoteCommandIo): Promis
     );
   }
   await closed.promise;
+  io.signal?.removeEventListener("abort", detach);
   await Promise.all(writes);
   if (!errorText) return 0;
   const { code, message } = exitCodeFromStatus(errorText);

@@ -11,6 +11,8 @@ import { TestSkiff } from "../helpers/skiff.ts";
 import { missingPrerequisites } from "../helpers/env.ts";
 import { registryPrerequisitesMissing, TestRegistry } from "../helpers/registry.ts";
 import { pushBusyboxImage } from "../helpers/oci_build.ts";
+import { runRemoteCommand } from "../../cli/remote.ts";
+import { WS_TOKEN_PROTOCOL_PREFIX } from "../../admin/mod.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
@@ -179,6 +181,32 @@ Deno.test({
         assertEquals(JSON.parse(j.stdout), { exit_code: 0, stdout: "a\n", stderr: "b\n" });
         const cat = await skiffCli(s, ["exec", "-i", ctr, "sh", "-c", "cat; exit 4"], "piped in\n");
         assertEquals([cat.code, cat.stdout], [4, "piped in\n"], cat.stderr);
+      });
+
+      await t.step("WebSocket attach through the admin API (v5.channel.k8s.io)", async () => {
+        const ac = new AbortController();
+        let out = "";
+        const token = await s.adminToken();
+        const b64 = btoa(token).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+        const done = runRemoteCommand(
+          s.adminUrl(`/api/v1/containers/${ctr}/attach?stdout=1&stderr=1`),
+          {
+            stdout: (b) => {
+              out += new TextDecoder().decode(b);
+              if ((out.match(/n=\d+\n/g) ?? []).length >= 3) ac.abort();
+            },
+            stderr: () => {},
+            extraProtocols: [WS_TOKEN_PROTOCOL_PREFIX + b64],
+            signal: ac.signal,
+          },
+        );
+        const timer = setTimeout(() => ac.abort(), 15000);
+        await done;
+        clearTimeout(timer);
+        assert((out.match(/n=\d+\n/g) ?? []).length >= 3, out);
+        const audit = (await Deno.readTextFile(`${s.rootDir}/audit.log`)).trim().split("\n")
+          .map((l) => JSON.parse(l));
+        assert(audit.some((e) => e.action === "attach" && e.target === ctr), JSON.stringify(audit));
       });
 
       await t.step("skiff stats / inspect", async () => {

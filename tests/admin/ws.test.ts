@@ -169,3 +169,77 @@ Deno.test("admin: WebSocket exec relays v5.channel.k8s.io frames and is audited"
     await upstream.close();
   }
 });
+
+Deno.test("admin: WebSocket port-forward asks PortForward and relays to ?port= upstream", async () => {
+  const seen: { url: string; protocol: string; frames: number[][] } = {
+    url: "",
+    protocol: "",
+    frames: [],
+  };
+  const upAc = new AbortController();
+  const upstream = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: upAc.signal, onListen() {} },
+    (req) => {
+      seen.url = req.url;
+      const offered = (req.headers.get("sec-websocket-protocol") ?? "").split(",")
+        .map((s) => s.trim());
+      const protocol = offered.includes("v4.channel.k8s.io") ? "v4.channel.k8s.io" : "";
+      seen.protocol = protocol;
+      const { socket, response } = Deno.upgradeWebSocket(req, { protocol });
+      socket.binaryType = "arraybuffer";
+      // The peer speaks first (as port-forward does with its port prefix): 8080, LE.
+      socket.onopen = () => socket.send(new Uint8Array([0, 0x90, 0x1f]));
+      socket.onmessage = (m) => {
+        const d = new Uint8Array(m.data as ArrayBuffer);
+        seen.frames.push([...d]);
+        socket.send(new Uint8Array([0, ...d.subarray(1)]));
+      };
+      return response;
+    },
+  );
+  const pfRequests: unknown[] = [];
+  const app = createAdminApp({
+    metrics: new MetricsRegistry(),
+    token: TOKEN,
+    metricsRequireToken: false,
+    ready: () => ({ ready: true, checks: {} }),
+    handlers: {
+      PortForward: async (req) => {
+        pfRequests.push(req);
+        return { url: `http://127.0.0.1:${(upstream.addr as Deno.NetAddr).port}/pf/tok` };
+      },
+    },
+  });
+  const ac = new AbortController();
+  const admin = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen() {} },
+    app.fetch,
+  );
+  try {
+    const port = (admin.addr as Deno.NetAddr).port;
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/api/v1/pods/p1/portforward?ports=8080`, [
+      "v4.channel.k8s.io",
+      tokenProtocol(TOKEN),
+    ]);
+    ws.binaryType = "arraybuffer";
+    const got: number[][] = [];
+    const twoFrames = Promise.withResolvers<void>();
+    ws.onmessage = (m) => {
+      got.push([...new Uint8Array(m.data as ArrayBuffer)]);
+      if (got.length === 1) ws.send(new Uint8Array([0, 104, 105])); // "hi" on the data channel
+      if (got.length === 2) twoFrames.resolve();
+    };
+    await twoFrames.promise;
+    ws.close();
+    assertEquals(ws.protocol, "v4.channel.k8s.io");
+    assertEquals(got, [[0, 0x90, 0x1f], [0, 104, 105]]);
+    assertEquals(seen.frames, [[0, 104, 105]]);
+    assertEquals(new URL(seen.url).searchParams.getAll("port"), ["8080"]);
+    assertEquals((pfRequests[0] as { pod_sandbox_id: string; port: number[] }).port, [8080]);
+  } finally {
+    ac.abort();
+    await admin.finished;
+    upAc.abort();
+    await upstream.finished;
+  }
+});

@@ -243,6 +243,14 @@
         n.disk.images_bytes === null ? "not available yet" : bytes(n.disk.images_bytes),
       ),
       card(
+        "Disk",
+        n.disk.images_bytes === null && n.disk.containers_writable_bytes === null
+          ? "—"
+          : bytes((n.disk.images_bytes || 0) + (n.disk.containers_writable_bytes || 0)),
+        "images " + bytes(n.disk.images_bytes) + " · containers " +
+          bytes(n.disk.containers_writable_bytes),
+      ),
+      card(
         "Memory",
         bytes(mem.memoryTotalBytes - mem.memoryAvailableBytes),
         "used of " + bytes(mem.memoryTotalBytes),
