@@ -11,7 +11,8 @@ import {
 } from "./core/config.ts";
 import { logger } from "./core/log.ts";
 import { MetricsRegistry } from "./core/metrics.ts";
-import { CriServer } from "./cri/server.ts";
+import { clearStaleSocket, CriServer } from "./cri/server.ts";
+import { acquireInstanceLock } from "./core/instance_lock.ts";
 import type { CriHandlers } from "./cri/handler.ts";
 import { runtimeInfoHandlers } from "./cri/handlers/runtime_info.ts";
 import { sandboxHandlers } from "./cri/handlers/sandbox.ts";
@@ -53,10 +54,17 @@ export async function startDaemon(config: Config): Promise<Daemon> {
   await Deno.mkdir(config.root_dir, { recursive: true, mode: 0o711 });
   await Deno.mkdir(config.state_dir, { recursive: true, mode: 0o711 });
 
+  // Refuse a second Skiff before recovery below could disturb the running one's pods.
+  const instanceLock = await acquireInstanceLock(config.root_dir);
+  await clearStaleSocket(config.socket);
+
   const metrics = new MetricsRegistry();
   const store = new Store(databaseFile(config));
   const podCidr = new PodCidr();
-  const cleanups: (() => Promise<void> | void)[] = [() => store.close()];
+  const cleanups: (() => Promise<void> | void)[] = [
+    () => instanceLock.release(),
+    () => store.close(),
+  ];
   // Pod sandboxes: recovered from the store (and half-made ones undone) before serving.
   const sandboxes = new SandboxService({ config, store, podCidr });
   await sandboxes.recover();

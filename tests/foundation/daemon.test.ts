@@ -63,16 +63,39 @@ Deno.test("daemon: NetworkReady turns true when a CNI config appears, without re
   });
 });
 
-Deno.test("daemon: a second Skiff on the same socket is refused with a clear message", async () => {
+Deno.test("daemon: a second Skiff on the same root dir or socket is refused with a clear message", async () => {
   await withSkiff(async (s) => {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--cached-only", MAIN, "serve", "--config", s.configPath],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.notEqual(out.code, 0);
-    const text = new TextDecoder().decode(out.stderr);
-    assert.match(text, /already serving on .*skiff\.sock/);
+    const serve = async (configPath: string) => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--cached-only", MAIN, "serve", "--config", configPath],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+    };
+    // Same config: the root dir's lock is held.
+    const same = await serve(s.configPath);
+    assert.notEqual(same.code, 0);
+    assert.match(same.stderr, /another Skiff is already running with root_dir/);
+
+    // Own root and state dirs, same socket: the live socket is refused.
+    const other = `${s.dir}/other`;
+    await Deno.writeTextFile(
+      `${s.dir}/other.toml`,
+      [
+        `root_dir = "${other}/root"`,
+        `state_dir = "${other}/state"`,
+        `socket = "${s.socket}"`,
+        `[admin]`,
+        `address = ""`,
+        `[streaming]`,
+        `address = "127.0.0.1:0"`,
+      ].join("\n"),
+    );
+    const sock = await serve(`${s.dir}/other.toml`);
+    assert.notEqual(sock.code, 0);
+    assert.match(sock.stderr, /already serving on .*skiff\.sock/);
+
     // The first one still answers.
     assert.equal((await s.client.call("Version")).runtime_name, "skiff");
   });
