@@ -5,6 +5,16 @@
  */
 import { CriClient } from "../../cri/client.ts";
 import { freePort, makeTempDir, uniqueBridgeName, uniqueSubnet } from "./env.ts";
+import {
+  killPodProcesses,
+  killProcessesMentioning,
+  removeAllThroughCri,
+  removeRuntimeLeftovers,
+  removeTree,
+  teardownNetwork,
+} from "./teardown.ts";
+
+export { removeTree };
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const DENO = Deno.execPath();
@@ -161,27 +171,17 @@ export class TestSkiff {
   }
 
   /**
-   * Stops Skiff and removes its files. Tests that create pods tear them down through CRI
-   * first; this is the last line of defence for the directories.
+   * Removes everything this Skiff made, pass or fail: pods and containers through CRI while
+   * it answers, then Skiff itself, leftover runtime containers and processes, mounts, files,
+   * and the test's bridge and iptables rules. Call it in `finally`.
    */
   async dispose(): Promise<void> {
+    if (this.child) await removeAllThroughCri(this);
     if (this.child) await this.signal("SIGKILL");
+    await removeRuntimeLeftovers(this);
+    await killProcessesMentioning(this.dir);
+    await killPodProcesses(this);
     await removeTree(this.dir);
+    await teardownNetwork(this);
   }
-}
-
-/** Removes a test directory, unmounting anything still mounted below it first. */
-export async function removeTree(dir: string): Promise<void> {
-  try {
-    const mounts = (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")
-      .map((l) => l.split(" ")[4]?.replace(/\\040/g, " "))
-      .filter((m): m is string => !!m && (m === dir || m.startsWith(dir + "/")))
-      .sort((a, b) => b.length - a.length);
-    for (const m of mounts) {
-      await new Deno.Command("umount", { args: ["-l", m], stderr: "null" }).output();
-    }
-  } catch {
-    // no mountinfo: nothing mounted by us either
-  }
-  await Deno.remove(dir, { recursive: true }).catch(() => {});
 }

@@ -6,6 +6,8 @@
 import type { DeepPartial } from "../../cri/handler.ts";
 import type { PodSandboxConfig } from "../../cri/types.ts";
 import type { TestSkiff } from "../helpers/skiff.ts";
+import { splitRule } from "../helpers/teardown.ts";
+export { killPodProcesses, splitRule, teardownNetwork } from "../helpers/teardown.ts";
 
 export const REQUIRED_BINARIES = [
   "unshare",
@@ -183,112 +185,7 @@ export async function snapshot(s: TestSkiff): Promise<HostSnapshot> {
   };
 }
 
-/** Splits an `iptables -S` line into argv (double quotes, backslash escapes inside them). */
-export function splitRule(line: string): string[] {
-  const out: string[] = [];
-  let cur = "";
-  let inQuote = false;
-  let has = false;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i];
-    if (inQuote && c === "\\" && i + 1 < line.length) {
-      cur += line[++i];
-    } else if (c === '"') {
-      inQuote = !inQuote;
-      has = true;
-    } else if (c === " " && !inQuote) {
-      if (has) out.push(cur);
-      cur = "";
-      has = false;
-    } else {
-      cur += c;
-      has = true;
-    }
-  }
-  if (has) out.push(cur);
-  return out;
-}
-
-/**
- * Removes what CNI DEL leaves by design (the test's bridge) and, after a failed test, any
- * iptables rule naming its bridge or subnet plus the per-pod chains they jump to. Safe to
- * call when nothing was made.
- */
-export async function teardownNetwork(s: TestSkiff): Promise<void> {
-  // Without `bridge: true` the subnet is the default one, which is not the test's to clean.
-  if (!s.opts.bridge) return;
-  await cmd(["ip", "link", "del", s.bridgeName]);
-  const prefix = s.subnet.split("/")[0].replace(/\.0$/, ".");
-  for (const table of ["nat", "filter"]) {
-    const rules = (await cmd(["iptables", "-w", "-t", table, "-S"])).stdout.split("\n");
-    const chains = new Set<string>();
-    for (const r of rules) {
-      if (!r.startsWith("-A ")) continue;
-      if (!r.includes(prefix) && !r.includes(s.bridgeName)) continue;
-      const argv = splitRule(r.slice(3));
-      const jump = argv[argv.indexOf("-j") + 1];
-      if (jump?.startsWith("CNI-") && !jump.startsWith("CNI-HOSTPORT")) chains.add(jump);
-      await cmd(["iptables", "-w", "-t", table, "-D", ...argv]);
-    }
-    for (const c of chains) {
-      await cmd(["iptables", "-w", "-t", table, "-F", c]);
-      await cmd(["iptables", "-w", "-t", table, "-X", c]);
-    }
-  }
-}
-
-/** Stops and removes every pod the Skiff still lists (after a failed test), then tears down. */
+/** Stops and removes every pod and container the Skiff still lists, then tears down. */
 export async function cleanupSkiff(s: TestSkiff): Promise<void> {
-  if (s.pid) {
-    try {
-      const { items } = await s.client.call("ListPodSandbox", {}, { timeoutMs: 5000 });
-      for (const p of items) {
-        await s.client.call("StopPodSandbox", { pod_sandbox_id: p.id }, { timeoutMs: 20000 })
-          .catch(() => {});
-        await s.client.call("RemovePodSandbox", { pod_sandbox_id: p.id }, { timeoutMs: 20000 })
-          .catch(() => {});
-      }
-    } catch {
-      // Skiff is not answering: dispose unmounts what is left.
-    }
-  }
-  await killPodProcesses(s);
   await s.dispose();
-  await teardownNetwork(s);
-}
-
-/**
- * Kills processes living in the test's pinned namespaces (infra processes of pods a dead
- * Skiff could not stop), found by namespace inode.
- */
-export async function killPodProcesses(s: TestSkiff): Promise<void> {
-  const inodes = new Set<string>();
-  for (const name of await listDir(`${s.stateDir}/ns`)) {
-    try {
-      const kind = name.slice(name.lastIndexOf("-") + 1);
-      inodes.add(`${kind}:[${Deno.statSync(`${s.stateDir}/ns/${name}`).ino}]`);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  if (inodes.size === 0) return;
-  for (const pid of await listDir("/proc")) {
-    if (!/^\d+$/.test(pid)) continue;
-    for (const kind of ["net", "ipc", "uts"]) {
-      let link = "";
-      try {
-        link = Deno.readLinkSync(`/proc/${pid}/ns/${kind}`);
-      } catch {
-        continue;
-      }
-      if (inodes.has(link)) {
-        try {
-          Deno.kill(Number(pid), "SIGKILL");
-        } catch {
-          // already gone
-        }
-        break;
-      }
-    }
-  }
 }
