@@ -21,7 +21,7 @@ import { HostSampler } from "./host.ts";
 import type { LocalCri } from "./local_cri.ts";
 import { type CriLogEntry, followLog, formatEntry, parseSince, readLog } from "./logs.ts";
 import { problemFromError, problemResponse } from "./problem.ts";
-import { sseResponse, streamedResponse, textErrorTrailer } from "./stream.ts";
+import { clientGone, sseResponse, streamedResponse, textErrorTrailer } from "./stream.ts";
 import { registerWebSocketRoutes } from "./ws.ts";
 
 /** Per-layer progress of a pull, if the image service reports it. */
@@ -236,7 +236,7 @@ export function createApi(deps: ApiDeps): Hono {
         state: state ? { state } : null,
         label_selector: labelSelector(c),
       },
-    }, c.req.raw.signal);
+    }, clientGone(c));
     const ns = c.req.query("namespace");
     const items = ns ? res.items.filter((p) => p.metadata?.namespace === ns) : res.items;
     const withStatus = cri.has("PodSandboxStatus");
@@ -252,7 +252,7 @@ export function createApi(deps: ApiDeps): Hono {
     const res = await cri.call(
       "PodSandboxStatus",
       { pod_sandbox_id: id, verbose: true },
-      c.req.raw.signal,
+      clientGone(c),
     );
     let containers: Container[] = [];
     if (cri.has("ListContainers")) {
@@ -268,7 +268,7 @@ export function createApi(deps: ApiDeps): Hono {
   });
 
   api.post("/pods/:id/stop", async (c) => {
-    await cri.call("StopPodSandbox", { pod_sandbox_id: c.req.param("id") }, c.req.raw.signal);
+    await cri.call("StopPodSandbox", { pod_sandbox_id: c.req.param("id") }, clientGone(c));
     return c.json({ stopped: c.req.param("id") });
   });
 
@@ -276,7 +276,7 @@ export function createApi(deps: ApiDeps): Hono {
     const id = c.req.param("id");
     // As crictl rmp -f does: stop first (idempotent), then remove.
     if (boolParam(c, "force")) await cri.call("StopPodSandbox", { pod_sandbox_id: id });
-    await cri.call("RemovePodSandbox", { pod_sandbox_id: id }, c.req.raw.signal);
+    await cri.call("RemovePodSandbox", { pod_sandbox_id: id }, clientGone(c));
     return c.json({ removed: id });
   });
 
@@ -303,7 +303,7 @@ export function createApi(deps: ApiDeps): Hono {
         state: state ? { state } : null,
         label_selector: labelSelector(c),
       },
-    }, c.req.raw.signal);
+    }, clientGone(c));
     const name = c.req.query("name");
     const list = name
       ? res.containers.filter((ct) => (ct.metadata?.name ?? "").includes(name))
@@ -336,7 +336,7 @@ export function createApi(deps: ApiDeps): Hono {
     const res = await cri.call(
       "ContainerStatus",
       { container_id: c.req.param("id"), verbose: true },
-      c.req.raw.signal,
+      clientGone(c),
     );
     const s = res.status;
     return c.json({
@@ -357,7 +357,7 @@ export function createApi(deps: ApiDeps): Hono {
   api.delete("/containers/:id", async (c) => {
     const id = c.req.param("id");
     if (boolParam(c, "force")) await cri.call("StopContainer", { container_id: id, timeout: "0" });
-    await cri.call("RemoveContainer", { container_id: id }, c.req.raw.signal);
+    await cri.call("RemoveContainer", { container_id: id }, clientGone(c));
     return c.json({ removed: id });
   });
 
@@ -381,7 +381,7 @@ export function createApi(deps: ApiDeps): Hono {
       container_id: id,
       cmd: body.cmd,
       timeout: String(Math.max(0, Math.floor(timeout))),
-    }, c.req.raw.signal);
+    }, clientGone(c));
     const dec = new TextDecoder();
     return c.json({
       exit_code: res.exit_code,
@@ -407,7 +407,7 @@ export function createApi(deps: ApiDeps): Hono {
     const follow = boolParam(c, "follow");
     const timestamps = boolParam(c, "timestamps");
     const json = c.req.query("format") === "json";
-    const status = await containerStatus(id, c.req.raw.signal);
+    const status = await containerStatus(id, clientGone(c));
     if (!status.log_path) {
       throw new NotFoundError(
         `container ${id} has no log file (it was created without a log path)`,
@@ -415,7 +415,7 @@ export function createApi(deps: ApiDeps): Hono {
     }
     const render = (e: CriLogEntry) => json ? JSON.stringify(e) + "\n" : formatEntry(e, timestamps);
     return streamedResponse(
-      c.req.raw,
+      clientGone(c),
       { "content-type": json ? "application/x-ndjson" : "text/plain; charset=utf-8" },
       async (write, signal) => {
         const first = await readLog(status.log_path, { tail, sinceMs });
@@ -451,7 +451,7 @@ export function createApi(deps: ApiDeps): Hono {
     const res = await cri.call(
       "ListImages",
       { filter: name ? { image: { image: name } } : null },
-      c.req.raw.signal,
+      clientGone(c),
     );
     const images = res.images.map(imageView);
     return c.json({ images, total_bytes: images.reduce((a, i) => a + i.size_bytes, 0) });
@@ -469,11 +469,11 @@ export function createApi(deps: ApiDeps): Hono {
     const pull = (signal?: AbortSignal) =>
       cri.call("PullImage", { image: { image }, auth }, signal);
     if (!wantsStream) {
-      const res = await pull(c.req.raw.signal);
+      const res = await pull(clientGone(c));
       return c.json({ image, image_ref: res.image_ref });
     }
     if (!cri.has("PullImage")) await pull(); // a 501 problem before the stream starts
-    return sseResponse(c.req.raw, async ({ send, signal }) => {
+    return sseResponse(clientGone(c), async ({ send, signal }) => {
       const started = Date.now();
       await send("status", { image, phase: "pulling", elapsed_ms: 0 });
       let unwatch = deps.pullProgress?.watch(image, (e) => {
@@ -512,7 +512,7 @@ export function createApi(deps: ApiDeps): Hono {
     const res = await cri.call(
       "ImageStatus",
       { image: { image: ref }, verbose: true },
-      c.req.raw.signal,
+      clientGone(c),
     );
     // CRI answers an empty reply for a missing image; REST says 404.
     if (!res.image) throw new NotFoundError(`image ${JSON.stringify(ref)} is not present`);
@@ -521,7 +521,7 @@ export function createApi(deps: ApiDeps): Hono {
 
   api.delete("/images/:ref{.+}", async (c) => {
     const ref = c.req.param("ref");
-    await cri.call("RemoveImage", { image: { image: ref } }, c.req.raw.signal);
+    await cri.call("RemoveImage", { image: { image: ref } }, clientGone(c));
     return c.json({ removed: ref });
   });
 
@@ -534,7 +534,7 @@ export function createApi(deps: ApiDeps): Hono {
       // Fails with the 501 problem before any byte of the stream is sent.
       await cri.stream("GetContainerEvents", {}).next();
     }
-    return sseResponse(c.req.raw, async ({ send, signal }) => {
+    return sseResponse(clientGone(c), async ({ send, signal }) => {
       await send("ready", { at: new Date().toISOString() });
       for await (const ev of cri.stream("GetContainerEvents", {}, signal)) {
         await send("container", {

@@ -3,20 +3,39 @@
  * its own pace (a write waits until the previous chunk was taken), and a client that goes
  * away aborts the producer. Server-Sent Events are built on it.
  */
+import type { Context } from "hono";
 import { errorMessage } from "../core/errors.ts";
 import { problemFromError } from "./problem.ts";
 
 export type Write = (text: string) => Promise<void>;
 
+/**
+ * A signal that aborts when the HTTP client disconnects before the response is delivered.
+ * Under Deno.serve it comes from the handler info's `completed` promise, because touching
+ * `request.signal` there opts into a legacy mode that also aborts after every successful
+ * response (and prints a warning into Skiff's log). Elsewhere (app.request() in tests)
+ * the request's own signal is the only one there is.
+ */
+export function clientGone(c: Context): AbortSignal {
+  const info = c.env as { completed?: Promise<void> } | undefined;
+  if (info?.completed instanceof Promise) {
+    const ac = new AbortController();
+    info.completed.catch(() => ac.abort(new Error("the HTTP client went away")));
+    return ac.signal;
+  }
+  return c.req.raw.signal;
+}
+
 export function streamedResponse(
-  request: Request,
+  /** Aborts when the HTTP client goes away. */
+  clientGone: AbortSignal,
   headers: Record<string, string>,
   produce: (write: Write, signal: AbortSignal) => Promise<void>,
   onError: (err: unknown, write: Write) => Promise<void> = async () => {},
 ): Response {
   const controller = new AbortController();
   const stop = () => controller.abort(new Error("the HTTP client went away"));
-  request.signal.addEventListener("abort", stop, { once: true });
+  clientGone.addEventListener("abort", stop, { once: true });
   const encoder = new TextEncoder();
   const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
   const writer = writable.getWriter();
@@ -31,7 +50,7 @@ export function streamedResponse(
     } catch (err) {
       if (!controller.signal.aborted) await onError(err, write).catch(() => {});
     } finally {
-      request.signal.removeEventListener("abort", stop);
+      clientGone.removeEventListener("abort", stop);
       await writer.close().catch(() => {});
       controller.abort(new Error("stream finished"));
     }
@@ -53,12 +72,12 @@ export interface SseSink {
  * line every 15 s keeps idle connections (and proxies) alive and notices gone clients.
  */
 export function sseResponse(
-  request: Request,
+  clientGone: AbortSignal,
   produce: (sink: SseSink) => Promise<void>,
   keepAliveMs = 15_000,
 ): Response {
   return streamedResponse(
-    request,
+    clientGone,
     { "content-type": "text/event-stream; charset=utf-8", "x-accel-buffering": "no" },
     async (write, signal) => {
       const timer = setInterval(() => write(": keep-alive\n\n").catch(() => {}), keepAliveMs);

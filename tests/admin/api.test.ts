@@ -403,3 +403,46 @@ Deno.test("admin: request size limit, CORS only when configured, exec is audited
     await Deno.remove(f.dir, { recursive: true });
   }
 });
+
+Deno.test("admin: over a real socket, a client that goes away stops the CRI stream", async () => {
+  const aborted = Promise.withResolvers<void>();
+  const a = createAdminApp({
+    metrics: new MetricsRegistry(),
+    token: TOKEN,
+    metricsRequireToken: false,
+    ready: () => ({ ready: true, checks: {} }),
+    handlers: {
+      GetContainerEvents: async (_req, ctx) => {
+        await new Promise<void>((resolve) =>
+          ctx.signal.addEventListener("abort", () => resolve(), { once: true })
+        );
+        aborted.resolve();
+      },
+    },
+  });
+  const ac = new AbortController();
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen() {} },
+    a.fetch,
+  );
+  try {
+    const client = new AbortController();
+    const res = await fetch(
+      `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}/api/v1/events`,
+      {
+        headers: auth,
+        signal: client.signal,
+      },
+    );
+    await readUntil(res, (t) => t.includes("event: ready"));
+    client.abort();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<string>((r) => timer = setTimeout(() => r("still running"), 5000));
+    const outcome = await Promise.race([aborted.promise.then(() => "stopped"), timeout]);
+    clearTimeout(timer);
+    assertEquals(outcome, "stopped");
+  } finally {
+    ac.abort();
+    await server.finished;
+  }
+});
