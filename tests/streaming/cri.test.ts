@@ -110,6 +110,24 @@ Deno.test({
         assert.equal(r.stdout, "piped\n");
         assert.equal(r.stderr, "to-stderr\n");
         assert.equal(exitCodeFromStatus(r.result.error), 9);
+        // The same command over WebSocket (v5: stdin half-close reaches cat).
+        const second = await s.client.call("Exec", {
+          container_id: id,
+          cmd: ["sh", "-c", "cat; echo to-stderr >&2; exit 9"],
+          stdin: true,
+          stdout: true,
+          stderr: true,
+        });
+        const w = await runGoClient(
+          "ws-exec",
+          second.url,
+          ["-stdin", "-stdout", "-stderr"],
+          "ws\n",
+        );
+        assert.equal(w.result.protocol, "v5.channel.k8s.io");
+        assert.equal(w.stdout, "ws\n");
+        assert.equal(w.stderr, "to-stderr\n");
+        assert.equal(exitCodeFromStatus(w.result.error), 9);
         // Single use.
         const again = await runGoClient("spdy-exec", url, ["-stdin", "-stdout", "-stderr"]);
         assert.equal(again.result.httpStatus, 404);
@@ -209,6 +227,18 @@ Deno.test({
         const { url } = await s.client.call("PortForward", { pod_sandbox_id: podId, port: [] });
         const closed = await runGoClient("spdy-pf", url, ["-port", "7071"], "x");
         assert.match(closed.result.error, /error forwarding port 7071.*refused/);
+        // Over WebSocket (ports as ?port=, port prefix on each channel). v4 has no
+        // half-close, so the server in the pod answers and closes by itself.
+        await run("greeter", { command: ["nc", "-ll", "-p", "7072", "-e", "echo", "hello"] });
+        let w;
+        for (let i = 0; i < 30; i++) {
+          const ws = await s.client.call("PortForward", { pod_sandbox_id: podId, port: [7072] });
+          w = await runGoClient("ws-pf", ws.url, ["-port", "7072"]);
+          if (!w.result.error) break;
+          await new Promise((res) => setTimeout(res, 100));
+        }
+        assert.equal(w!.result.protocol, "v4.channel.k8s.io");
+        assert.equal(w!.stdout, "hello\n", JSON.stringify(w));
         const nopod = await failure(
           s.client.call("PortForward", { pod_sandbox_id: "nosuchpod", port: [80] }),
         );
