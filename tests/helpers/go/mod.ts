@@ -100,13 +100,12 @@ export async function runGoClient(
       stderr: "piped",
     }).spawn();
     // A client that vanishes mid-session (SIGKILL, no goodbye).
-    const killer = opts.killAfterMs
-      ? setTimeout(() => {
-        try {
-          child.kill("SIGKILL");
-        } catch { /* exited */ }
-      }, opts.killAfterMs)
-      : undefined;
+    // Also a hung session must fail the test, not hang it: 60 s at most by default.
+    const killer = setTimeout(() => {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* exited */ }
+    }, opts.killAfterMs ?? 60_000);
     const w = child.stdin.getWriter();
     await w.write(new TextEncoder().encode(stdin)).catch(() => {});
     await w.close().catch(() => {});
