@@ -205,7 +205,7 @@ export async function runCli(command: CliCommand, argv: string[]): Promise<numbe
       case "images":
         return await images(ctx, v, parsed.positionals);
       case "pull":
-        return await pull(ctx, parsed.positionals, v.creds);
+        return await pull(ctx, parsed.positionals, v.creds, await adminEndpoint(v));
       case "logs":
         return await logs(ctx, parsed.positionals, v);
       case "exec":
@@ -383,31 +383,137 @@ async function images(ctx: Ctx, v: Values, args: string[]): Promise<number> {
   return 0;
 }
 
-async function pull(ctx: Ctx, args: string[], creds: string | undefined): Promise<number> {
+/** The local admin API, when the CRI socket came from the same config and the token is ours. */
+interface AdminEndpoint {
+  url: string;
+  token: string;
+}
+
+async function adminEndpoint(
+  v: { socket?: string; config?: string },
+): Promise<AdminEndpoint | null> {
+  // Another socket (--socket, $SKIFF_SOCKET) may be another Skiff: stay on the CRI then.
+  if (v.socket || Deno.env.get("SKIFF_SOCKET")) return null;
+  try {
+    const { config } = await loadConfig(v.config);
+    if (!config.admin.address || config.admin.tls_cert) return null;
+    const token = (await Deno.readTextFile(adminTokenFile(config))).trim();
+    return token ? { url: `http://${config.admin.address}`, token } : null;
+  } catch {
+    return null;
+  }
+}
+
+interface PullTotals {
+  done: number;
+  total: number;
+  layers: Map<string, { done: number; total: number }>;
+}
+
+function pullLine(image: string, started: number, t: PullTotals | null, tick: number): string {
+  const secs = ((Date.now() - started) / 1000).toFixed(1);
+  if (!t || t.total === 0) {
+    const pos = (tick % 20) / 19;
+    const bounce = bar(pos, 20).replace(/=+>/, (m) => " ".repeat(m.length - 1) + "<=>");
+    return `Pulling ${image} ${bounce} ${secs}s`;
+  }
+  const finished = [...t.layers.values()].filter((l) => l.total > 0 && l.done >= l.total).length;
+  return `Pulling ${image} ${bar(t.done / t.total, 30)} ${humanSize(t.done)}/${
+    humanSize(t.total)
+  } ${finished}/${t.layers.size} layers ${secs}s`;
+}
+
+/**
+ * Pulls through the admin API's pull stream, which reports bytes per layer (the CRI's
+ * PullImage has no progress). Returns null when the admin API cannot be reached, so the
+ * caller falls back to the CRI.
+ */
+async function pullViaAdmin(
+  admin: AdminEndpoint,
+  image: string,
+  auth: Record<string, string> | null,
+  onProgress: (t: PullTotals) => void,
+): Promise<{ image_ref: string } | null> {
+  let res: Response;
+  try {
+    res = await fetch(`${admin.url}/api/v1/images/pull`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${admin.token}`,
+        accept: "text/event-stream",
+        "content-type": "application/json",
+      },
+      body: JSON.stringify({ image, auth }),
+    });
+  } catch {
+    return null;
+  }
+  if (!res.ok) {
+    const p = await res.json().catch(() => ({}));
+    if (res.status === 401 || res.status === 501) return null;
+    throw new Error(`PullImage: ${p.code ?? res.status}: ${p.detail ?? res.statusText}`);
+  }
+  const totals: PullTotals = { done: 0, total: 0, layers: new Map() };
+  const dec = new TextDecoder();
+  let buf = "";
+  for await (const chunk of res.body!) {
+    buf += dec.decode(chunk, { stream: true });
+    let i: number;
+    while ((i = buf.indexOf("\n\n")) >= 0) {
+      const block = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      const event = /^event: (.*)$/m.exec(block)?.[1];
+      const data = /^data: (.*)$/m.exec(block)?.[1];
+      if (!event || !data) continue;
+      const d = JSON.parse(data);
+      if (event === "progress") {
+        totals.layers.set(d.digest, { done: d.bytesDone, total: d.bytesTotal });
+        totals.done = [...totals.layers.values()].reduce((a, l) => a + l.done, 0);
+        totals.total = [...totals.layers.values()].reduce((a, l) => a + l.total, 0);
+        onProgress(totals);
+      } else if (event === "done") {
+        return { image_ref: d.image_ref };
+      } else if (event === "error") {
+        throw new Error(`PullImage: ${d.code}: ${d.detail}`);
+      }
+    }
+  }
+  throw new Error("PullImage: the admin API ended the pull stream without a result");
+}
+
+async function pull(
+  ctx: Ctx,
+  args: string[],
+  creds: string | undefined,
+  admin: AdminEndpoint | null,
+): Promise<number> {
   if (args.length !== 1) throw new UsageError("expected exactly one IMAGE");
   const image = args[0];
-  let auth = null;
+  let auth: Record<string, string> | null = null;
   if (creds !== undefined) {
     const i = creds.indexOf(":");
     if (i < 0) throw new UsageError("--creds: expected USER:PASSWORD");
     auth = { username: creds.slice(0, i), password: creds.slice(i + 1) };
   }
-  // PullImage is one unary RPC with no progress of its own: show a moving bar and the time.
-  const line = new StatusLine(!ctx.json && Deno.stderr.isTerminal());
+  // SKIFF_PROGRESS=1 draws the bar even when stderr is not a terminal (scripts, tests).
+  const line = new StatusLine(
+    !ctx.json && (Deno.stderr.isTerminal() || Deno.env.get("SKIFF_PROGRESS") === "1"),
+  );
   const started = Date.now();
   let tick = 0;
-  const timer = setInterval(() => {
-    const secs = ((Date.now() - started) / 1000).toFixed(1);
-    const pos = (tick++ % 20) / 19;
-    line.show(
-      `Pulling ${image} ${
-        bar(pos, 20).replace(/=+>/, (m) => " ".repeat(m.length - 1) + "<=>")
-      } ${secs}s`,
-    );
-  }, 100);
+  let totals: PullTotals | null = null;
+  const draw = () => line.show(pullLine(image, started, totals, tick++));
+  const timer = setInterval(draw, 100);
   try {
-    const res = await ctx.client.call("PullImage", { image: { image }, auth });
+    draw();
+    const res = (admin &&
+      await pullViaAdmin(admin, image, auth, (t) => {
+        totals = t;
+        draw();
+      })) ??
+      await ctx.client.call("PullImage", { image: { image }, auth });
     clearInterval(timer);
+    draw();
     line.clear();
     const secs = ((Date.now() - started) / 1000).toFixed(1);
     if (ctx.json) await ctx.out(json({ image, image_ref: res.image_ref, seconds: Number(secs) }));

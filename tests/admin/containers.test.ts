@@ -10,7 +10,7 @@ import { assert, assertEquals, assertMatch, assertStringIncludes } from "./asser
 import { TestSkiff } from "../helpers/skiff.ts";
 import { missingPrerequisites } from "../helpers/env.ts";
 import { registryPrerequisitesMissing, TestRegistry } from "../helpers/registry.ts";
-import { pushBusyboxImage } from "../helpers/oci_build.ts";
+import { file, pushBusyboxImage } from "../helpers/oci_build.ts";
 import { runRemoteCommand } from "../../cli/remote.ts";
 import { WS_TOKEN_PROTOCOL_PREFIX } from "../../admin/mod.ts";
 
@@ -80,6 +80,26 @@ Deno.test({
         const images = await skiffCli(s, ["images", "-o", "json"]);
         const list = JSON.parse(images.stdout).images;
         assert(list.some((i: { repo_tags: string[] }) => i.repo_tags.includes(img.ref)));
+        // With the config (not a bare socket) the CLI pulls through the admin API's pull
+        // stream, which carries per-layer bytes; no PullImage reaches the gRPC socket.
+        const big = await pushBusyboxImage(registry, "clitest/big:1", {
+          extraLayers: [[file("blob.bin", crypto.getRandomValues(new Uint8Array(60000)))]],
+        });
+        const grpcPulls = () => (s.log().then((l) => l.split("method=PullImage").length - 1));
+        const before = await grpcPulls();
+        assert(before >= 1, "the first pull (over the socket) is logged as a gRPC PullImage");
+        const viaAdmin = await new Deno.Command(Deno.execPath(), {
+          args: ["run", "--allow-all", "--cached-only", MAIN, "pull", big.ref, "-c", s.configPath],
+          env: { SKIFF_PROGRESS: "1" },
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        const dec = new TextDecoder();
+        assertEquals(viaAdmin.code, 0, dec.decode(viaAdmin.stderr));
+        assertMatch(dec.decode(viaAdmin.stdout), /^Image is up to date for sha256:[0-9a-f]{64} \(/);
+        assertStringIncludes(dec.decode(viaAdmin.stderr), `Pulling ${big.ref}`);
+        assertEquals(await grpcPulls(), before);
+
         const table = await skiffCli(s, ["images"]);
         assertMatch(table.stdout, /^IMAGE\s+TAG\s+IMAGE ID\s+SIZE\n/);
         assertStringIncludes(table.stdout, `${registry.host}/clitest/busybox   1`);
