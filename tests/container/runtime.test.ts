@@ -169,13 +169,318 @@ Deno.test(
       const a = capEff(adj.stdout);
       assert(hasBit(a, 12) && !hasBit(a, 0));
       const none = await f.runToExit(sb, {
+        command: status,
+        linux: {
+          security_context: sc({
+            capabilities: {
+              add_capabilities: [],
+              drop_capabilities: ["ALL"],
+              add_ambient_capabilities: [],
+            },
+          }),
+        },
+      });
+      assertEquals(capEff(none.stdout), 0n);
+
+      // privileged: every capability and the host's devices
+      const hostDev = [...Deno.readDirSync("/dev")].find((e) =>
+        !e.isDirectory && !e.isSymlink && ["kmsg", "loop0", "vda", "mem"].includes(e.name)
+      )?.name ?? "kmsg";
+      const priv = await f.runToExit(sb, {
+        command: [
+          "sh",
+          "-c",
+          `grep CapEff /proc/self/status; ls /dev/${hostDev}; touch /sys/fs/cgroup/x 2>&1 | head -c 0; echo ok`,
+        ],
+        linux: { security_context: sc({ privileged: true }) },
+      });
+      assert(hasBit(capEff(priv.stdout), 21), "privileged has CAP_SYS_ADMIN");
+      assert(priv.stdout.includes(`/dev/${hostDev}`), priv.stdout);
+      const unpriv = await f.runToExit(sb, { command: ["ls", `/dev/${hostDev}`] });
+      assert(unpriv.rec.exitCode !== 0, "an ordinary container does not see host devices");
+
+      // read-only rootfs
+      const ro = await f.runToExit(sb, {
+        command: ["sh", "-c", "touch /x && echo wrote || echo refused"],
+        linux: { security_context: sc({ readonly_rootfs: true }) },
+      });
+      assertEquals(ro.stdout, "refused\n");
+      const rw = await f.runToExit(sb, { command: ["sh", "-c", "touch /x && echo wrote"] });
+      assertEquals(rw.stdout, "wrote\n");
+
+      // masked and read-only /proc paths (defaults, and the CRI's own lists)
+      const masked = await f.runToExit(sb, {
+        command: [
+          "sh",
+          "-c",
+          "wc -c < /proc/timer_list; echo 1 > /proc/sys/kernel/domainname && echo writable || echo ro",
+        ],
+      });
+      assertEquals(masked.stdout, "0\nro\n");
+      const custom = await f.runToExit(sb, {
+        command: ["sh", "-c", "cat /proc/version | wc -c"],
+        linux: { security_context: sc({ masked_paths: ["/proc/version"] }) },
+      });
+      assertEquals(custom.stdout, "0\n");
+
+      // seccomp: the default profile refuses unshare(CLONE_NEWUSER), which needs no capability
+      const userns = ["sh", "-c", "unshare -U true && echo allowed || echo blocked"];
+      const blocked = await f.runToExit(sb, {
+        command: userns,
+        linux: {
+          security_context: sc({ seccomp: { profile_type: "RuntimeDefault", localhost_ref: "" } }),
+        },
+      });
+      assertEquals(blocked.stdout.trim().split("\n").at(-1), "blocked");
+      const unconfined = await f.runToExit(sb, {
+        command: userns,
+        linux: {
+          security_context: sc({ seccomp: { profile_type: "Unconfined", localhost_ref: "" } }),
+        },
+      });
+      assertEquals(unconfined.stdout.trim(), "allowed");
+      const mode = await f.runToExit(sb, {
+        command: status,
+        linux: {
+          security_context: sc({ seccomp: { profile_type: "RuntimeDefault", localhost_ref: "" } }),
+        },
+      });
+      assertMatch(mode.stdout, /Seccomp:\s+2/);
+      // Localhost profile from a file on the node: refuse mkdir with EPERM
+      const prof = `${f.dir}/no-mkdir.json`;
+      await Deno.writeTextFile(
+        prof,
+        JSON.stringify({
+          defaultAction: "SCMP_ACT_ALLOW",
+          syscalls: [{ names: ["mkdir", "mkdirat"], action: "SCMP_ACT_ERRNO", errnoRet: 1 }],
+        }),
+      );
+      const local = await f.runToExit(sb, {
+        command: ["sh", "-c", "mkdir /tmp/d && echo made || echo refused"],
+        linux: {
+          security_context: sc({ seccomp: { profile_type: "Localhost", localhost_ref: prof } }),
+        },
+      });
+      assertEquals(local.stdout, "refused\n");
+    } finally {
+      await f.dispose();
+    }
+  },
+);
+
+Deno.test(
+  "containers: mounts (rw/ro, created host dirs, HostToContainer propagation), localhost between containers",
+  opts,
+  async () => {
+    const f = await RuntimeFixture.create();
+    const shared = `${f.dir}/shared`;
+    let sharedMounted = false;
+    try {
+      const sb = await f.pod();
+      const missing = `${f.dir}/made-by-skiff/data`;
+      const ro = `${f.dir}/ro`;
+      await Deno.mkdir(ro);
+      await Deno.writeTextFile(`${ro}/file`, "hello-ro");
+      const mount = (
+        host_path: string,
+        container_path: string,
+        readonly = false,
+        propagation: "PROPAGATION_PRIVATE" | "PROPAGATION_HOST_TO_CONTAINER" =
+          "PROPAGATION_PRIVATE",
+      ) => ({
+        host_path,
+        container_path,
+        readonly,
+        propagation,
+        selinux_relabel: false,
+        uidMappings: [],
+        gidMappings: [],
+        recursive_read_only: false,
+        image_sub_path: "",
+      });
+      const m = await f.runToExit(sb, {
+        command: [
+          "sh",
+          "-c",
+          "echo x > /data/f && cat /ro/file && echo && (touch /ro/y 2>/dev/null && echo rw || echo ro)",
+        ],
+        mounts: [mount(missing, "/data"), mount(ro, "/ro", true)],
+      });
+      assertEquals(m.stdout, "hello-ro\nro\n");
+      assertEquals(await Deno.readTextFile(`${missing}/f`), "x\n");
+
+      // HostToContainer: a mount made on the host after start appears in the container
+      await Deno.mkdir(shared);
+      const sh = async (...args: string[]) => {
+        const o = await new Deno.Command("mount", { args, stderr: "piped" }).output();
+        assert(o.success, new TextDecoder().decode(o.stderr));
+      };
+      await sh("--bind", shared, shared);
+      sharedMounted = true;
+      await sh("--make-shared", shared);
+      const id = await f.run(sb, {
+        command: [
+          "sh",
+          "-c",
+          "for i in $(seq 100); do [ -e /shared/sub/marker ] && { echo seen; exit 0; }; sleep 0.05; done; echo unseen",
+        ],
+        mounts: [mount(shared, "/shared", false, "PROPAGATION_HOST_TO_CONTAINER")],
+      });
+      await Deno.mkdir(`${shared}/sub`);
+      await sh("-t", "tmpfs", "tmpfs", `${shared}/sub`);
+      await Deno.writeTextFile(`${shared}/sub/marker`, "");
+      await f.waitExited(id);
+      await new Promise((r) => setTimeout(r, 30));
+      assertEquals(await f.stdoutOf(id), "seen\n");
+      await new Deno.Command("umount", { args: [`${shared}/sub`] }).output();
+
+      // two containers of one pod talk over localhost
+      const server = await f.run(sb, { command: ["sh", "-c", "echo pong | nc -l -p 7777"] });
+      let reply = "";
+      for (let i = 0; i < 50 && !reply.includes("pong"); i++) {
+        const client = await f.runToExit(sb, {
+          command: ["sh", "-c", "nc 127.0.0.1 7777 </dev/null"],
+        });
+        reply = client.stdout;
+        if (!reply.includes("pong")) await new Promise((r) => setTimeout(r, 50));
+      }
+      assertEquals(reply, "pong\n");
+      await f.service.stop(server, 0);
+    } finally {
+      if (sharedMounted) await new Deno.Command("umount", { args: ["-R", shared] }).output();
+      await f.dispose();
+    }
+  },
+);
+
+Deno.test(
+  "containers: stop grace then SIGKILL, stop signal, OOMKilled, start failure, idempotency",
+  opts,
+  async () => {
+    const f = await RuntimeFixture.create();
+    try {
+      const sb = await f.pod();
+      // PID 1 ignores SIGTERM unless it handles it: SIGKILL after the grace period
+      const stubborn = await f.run(sb, {
+        command: ["sh", "-c", "trap '' TERM; while true; do sleep 0.05; done"],
+      });
+      assertEquals(f.service.get(stubborn).state, "CONTAINER_RUNNING");
+      let t0 = Date.now();
+      await f.service.stop(stubborn, 1);
+      const took = Date.now() - t0;
+      assert(took >= 1000, `stop returned after ${took} ms, before the grace period`);
+      const s = f.service.get(stubborn);
+      assertEquals([s.state, s.exitCode, s.reason], ["CONTAINER_EXITED", 137, "Error"]);
+      await f.service.stop(stubborn, 1); // idempotent
+
+      // a container handling its stop signal exits with its own code, quickly
+      const polite = await f.run(sb, {
+        command: ["sh", "-c", "trap 'exit 0' USR1; while true; do sleep 0.05; done"],
+        stop_signal: "SIGUSR1",
+      });
+      t0 = Date.now();
+      await f.service.stop(polite, 10);
+      assert(Date.now() - t0 < 5000);
+      assertEquals([f.service.get(polite).exitCode, f.service.get(polite).reason], [
+        0,
+        "Completed",
+      ]);
+
+      // OOM kill with a tiny memory limit
+      const cfg = containerConfig({ command: ["sh", "-c", "x=a; while true; do x=$x$x; done"] });
+      cfg.linux = {
+        resources: {
+          cpu_period: "0",
+          cpu_quota: "0",
+          cpu_shares: "0",
+          memory_limit_in_bytes: String(8 << 20),
+          oom_score_adj: "-999",
+          cpuset_cpus: "",
+          cpuset_mems: "",
+          hugepage_limits: [],
+          unified: {},
+          memory_swap_limit_in_bytes: String(8 << 20),
+        },
+      };
+      const oomId = await f.service.create(sb.id, cfg);
+      await f.service.start(oomId);
+      const oom = await f.waitExited(oomId, 20000);
+      assertEquals([oom.exitCode, oom.reason], [137, "OOMKilled"]);
+
+      // start failure: the container ends EXITED with a reason and a message saying why
+      const bad = await f.service.create(sb.id, containerConfig({ command: ["/no/such/binary"] }));
+      const err = await assertRejects(() => f.service.start(bad));
+      assertMatch(err.message, /no\/such\/binary/);
+      const b = f.service.get(bad);
+      assertEquals([b.state, b.reason, b.exitCode], ["CONTAINER_EXITED", "StartError", 128]);
+      assertMatch(b.message, /no\/such\/binary/);
+
+      // name+attempt unique per pod; removal is idempotent and frees the name
+      const named = containerConfig({ command: ["true"], metadata: { name: "dup", attempt: 1 } });
+      const first = await f.service.create(sb.id, named);
+      await assertRejects(() => f.service.create(sb.id, named), AlreadyExistsError);
+      await f.service.remove(first);
+      await f.service.remove(first);
+      const again = await f.service.create(sb.id, named);
+      assert(again !== first);
+      // events were published in order for one container
+      const evs = f.events.filter((e) => e.containerId === stubborn).map((e) => e.type);
+      assertEquals(evs, [
+        "CONTAINER_CREATED_EVENT",
+        "CONTAINER_STARTED_EVENT",
+        "CONTAINER_STOPPED_EVENT",
+      ]);
+    } finally {
+      await f.dispose();
+    }
+  },
+);
+
+Deno.test(
+  "containers: PID namespace of a target container, devices with permissions",
+  opts,
+  async () => {
+    const f = await RuntimeFixture.create();
+    try {
+      const sb = await f.pod();
+      const target = await f.run(sb, { command: ["sh", "-c", "exec sleep 1000"] });
+      const nsOpts = (pid: "TARGET" | "CONTAINER") => ({
+        security_context: sc({
+          namespace_options: { network: "POD", pid, ipc: "POD", target_id: target },
+        }),
+      });
+      const shared = await f.runToExit(sb, {
+        command: ["sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '"],
+        linux: nsOpts("TARGET"),
+      });
+      assertEquals(shared.stdout.trim(), "sleep 1000");
+      const own = await f.runToExit(sb, {
+        command: ["sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '"],
+        linux: nsOpts("CONTAINER"),
+      });
+      assertEquals(own.stdout.trim(), "sh -c cat /proc/1/cmdline | tr '\\0' ' '");
+      await f.service.stop(target, 0);
+
+      // a host device under another name, readable but not writable per the device cgroup
+      // (/dev/fuse: not among the devices runc always allows; opening it does nothing)
+      const dev = await f.runToExit(sb, {
+        command: [
+          "sh",
+          "-c",
+          "(: < /dev/mytun) 2>/dev/null && echo readable || echo unreadable; " +
+          "(: > /dev/mytun) 2>/dev/null && echo writable || echo denied",
+        ],
+        devices: [{ host_path: "/dev/fuse", container_path: "/dev/mytun", permissions: "r" }],
+      });
+      assertEquals(dev.stdout, "readable\ndenied\n");
+      const absent = await f.runToExit(sb, {
         command: [
           "sh",
           "-c",
           "[ -e /dev/mytun ] || [ -e /dev/fuse ] && echo present || echo absent",
         ],
       });
-      assertEquals(none.stdout, "absent\n");
+      assertEquals(absent.stdout, "absent\n");
     } finally {
       await f.dispose();
     }
