@@ -2,7 +2,8 @@
  * The operator CLI in the `skiff` binary: `ps`, `pods`, `images`, `pull`, `logs`, `exec`,
  * `inspect`, `rm`, `stats`, `dashboard`. Talks CRI to the local socket (like crictl), so
  * it works against any Skiff and shows exactly what kubelet would see. `--output json`
- * prints the CRI replies (field names as in api.proto) for scripts.
+ * prints the CRI replies (field names as in api.proto) for scripts. One exception: `pull`
+ * uses the local admin API's pull stream when it can, for per-layer progress.
  */
 import { parseArgs } from "node:util";
 import { adminTokenFile, DEFAULT_CONFIG_PATH, loadConfig } from "../core/config.ts";
@@ -68,7 +69,9 @@ Lists images with their tags, IDs and sizes.
 ${COMMON}`,
   pull: `Usage: skiff pull IMAGE [--creds USER:PASSWORD]
 
-Pulls an image through the CRI (as kubelet does), showing progress while it runs.
+Pulls an image, showing progress while it runs: bytes per layer through the local admin
+API when the socket comes from the config and the admin token is readable; otherwise
+through the CRI's PullImage (as kubelet pulls), with elapsed time only.
 ${COMMON}`,
   logs: `Usage: skiff logs [-f] [--tail N] [--since TIME] [-t] CONTAINER
 
