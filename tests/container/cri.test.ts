@@ -321,3 +321,65 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "CRI containers: a pod sharing one PID namespace; host PID; RemovePodSandbox takes running containers down",
+  opts,
+  async () => {
+    const registry = await TestRegistry.start();
+    const s = await TestSkiff.create();
+    try {
+      const img = await pushBusyboxImage(registry, "ctest/busybox:3");
+      await s.start();
+      await s.client.call("PullImage", { image: { image: img.ref } });
+      const cfg = pod(s);
+      cfg.linux = {
+        security_context: { namespace_options: { network: "NODE", pid: "POD", ipc: "POD" } },
+      };
+      const { pod_sandbox_id: podId } = await s.client.call("RunPodSandbox", { config: cfg });
+      const run = async (name: string, command: string[], pid: "POD" | "NODE" = "POD") => {
+        const { container_id } = await s.client.call("CreateContainer", {
+          pod_sandbox_id: podId,
+          config: ctr(img.ref, name, {
+            command,
+            linux: {
+              security_context: { namespace_options: { network: "NODE", pid, ipc: "POD" } },
+            },
+          }),
+          sandbox_config: cfg,
+        });
+        await s.client.call("StartContainer", { container_id });
+        return container_id;
+      };
+      const sleeper = await run("sleeper", ["sleep", "4242"]);
+      const looker = await run("looker", ["sh", "-c", "ps -o args | grep -c '^sleep 4242$'"]);
+      const st = await waitState(s, looker, "CONTAINER_EXITED");
+      assertEquals(st.exit_code, 0);
+      const log = await Deno.readTextFile(st.log_path);
+      assertMatch(log, /stdout F 1$/m);
+      // host PID: the node's PID 1 is visible
+      const host = await run("host", [
+        "sh",
+        "-c",
+        "[ -r /proc/1/cmdline ] && ls /proc | grep -c '^[0-9]'",
+      ], "NODE");
+      const hst = await waitState(s, host, "CONTAINER_EXITED");
+      const count = Number(
+        /stdout F (\d+)$/m.exec(await Deno.readTextFile(hst.log_path))?.[1] ?? 0,
+      );
+      assert(count > 10, `host PID namespace shows only ${count} processes`);
+      // removing the pod forces its running container down and removes all of them
+      assertEquals(
+        (await s.client.call("ContainerStatus", { container_id: sleeper })).status!.state,
+        "CONTAINER_RUNNING",
+      );
+      await s.client.call("StopPodSandbox", { pod_sandbox_id: podId });
+      await s.client.call("RemovePodSandbox", { pod_sandbox_id: podId });
+      assertEquals((await s.client.call("ListContainers", {})).containers, []);
+      assertEquals(processesReferring(s.dir).filter((p) => !p.startsWith(`${s.pid}:`)), []);
+    } finally {
+      await cleanup(s);
+      await registry.stop();
+    }
+  },
+);
