@@ -99,6 +99,23 @@ export function createAdminApp(deps: AdminDeps): Hono {
     );
   }
 
+  // Admin requests by route pattern (never the raw path: IDs would explode the series).
+  const requests = deps.metrics.counter(
+    "skiff_admin_requests_total",
+    "Admin API requests by method, route and HTTP status.",
+  );
+  const latency = deps.metrics.histogram(
+    "skiff_admin_request_duration_seconds",
+    "Admin API time to response headers by method and route.",
+  );
+  app.use("*", async (c, next) => {
+    const started = performance.now();
+    await next();
+    const route = c.req.routePath || "unmatched";
+    requests.inc({ method: c.req.method, route, status: String(c.res.status) });
+    latency.observe({ method: c.req.method, route }, (performance.now() - started) / 1000);
+  });
+
   app.use("*", async (c, next) => {
     // CORS preflights carry no credentials; the cors middleware (when configured) answered.
     if (requireToken(c.req.path) && c.req.method !== "OPTIONS") {

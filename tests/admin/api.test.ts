@@ -177,6 +177,14 @@ Deno.test("admin: token required under /api, not for health, readiness or the da
     assertEquals(page.status, 200);
     assertStringIncludes(page.headers.get("content-security-policy") ?? "", "default-src 'self'");
     assertEquals((await a.request("/api/v1/pods", { headers: auth })).status, 200);
+    // Counted by route pattern, not by raw path.
+    await (await a.request("/api/v1/containers/c1", { headers: auth })).body?.cancel();
+    const metrics = await (await a.request("/metrics")).text();
+    assertStringIncludes(
+      metrics,
+      'skiff_admin_requests_total{method="GET",route="/api/v1/pods",status="200"} 1',
+    );
+    assertStringIncludes(metrics, 'route="/api/v1/containers/:id",status="200"');
     const strict = app(f, { metricsRequireToken: true });
     assertEquals((await strict.request("/metrics")).status, 401);
     assertEquals((await strict.request("/metrics", { headers: auth })).status, 200);
