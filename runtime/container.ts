@@ -38,9 +38,9 @@ import type {
 } from "./contracts.ts";
 import { OciRuntime } from "./oci.ts";
 import { startConmon } from "./monitor.ts";
-import { isMounted, mountRootfs, unmountRootfs } from "./rootfs.ts";
+import { isMounted, mountReadOnlyLayers, mountRootfs, unmountRootfs } from "./rootfs.ts";
 import { ALL_CAPABILITIES, buildSpec, type OciDevice, type SpecHost } from "./spec.ts";
-import { resolveUser } from "./user.ts";
+import { resolveInRoot, resolveUser } from "./user.ts";
 
 /** What Skiff remembers of a container, across restarts. */
 export interface ContainerRecord {
@@ -373,10 +373,10 @@ export class ContainerService implements ImageUsage, PodContainers, ContainerLoo
         imageUser: image.config.User ?? "",
       });
       rec.user = { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids };
-      for (const m of rec.mounts) await ensureHostPath(m);
+      const mounts = await this.prepareMounts(rec);
       const spec = buildSpec({
         id,
-        config,
+        config: { ...config, mounts },
         image: image.config,
         sandbox,
         rootfs,
@@ -402,6 +402,40 @@ export class ContainerService implements ImageUsage, PodContainers, ContainerLoo
     this.publish("CONTAINER_CREATED_EVENT", rec);
     this.log.info("container created", { id, name, sandbox: sandboxId });
     return id;
+  }
+
+  /**
+   * Host sides of the CRI mounts: missing host dirs are created (as containerd does) and
+   * image volumes are mounted read-only from the image's layers inside the bundle.
+   */
+  private async prepareMounts(rec: ContainerRecord): Promise<Mount[]> {
+    const out: Mount[] = [];
+    for (const [i, m] of rec.mounts.entries()) {
+      const ref = m.image?.image;
+      if (!ref) {
+        await ensureHostPath(m);
+        out.push(m);
+        continue;
+      }
+      const img = this.deps.images.findImage(ref);
+      if (!img) {
+        throw new NotFoundError(
+          `image volume ${m.container_path}: image "${ref}" is not present on this node; pull it first`,
+        );
+      }
+      const dir = `${rec.bundleDir}/image-volumes/${i}`;
+      await mountReadOnlyLayers(img.layerDirs, dir, `${rec.bundleDir}/image-volumes/empty`);
+      const source = m.image_sub_path ? resolveInRoot(dir, m.image_sub_path) : dir;
+      try {
+        Deno.statSync(source);
+      } catch {
+        throw new NotFoundError(
+          `image volume ${m.container_path}: sub-path "${m.image_sub_path}" does not exist in image "${ref}"`,
+        );
+      }
+      out.push({ ...m, host_path: source, image: null, readonly: true });
+    }
+    return out;
   }
 
   private pidNamespace(sandbox: SandboxForContainer, config: ContainerConfig): string | null {
@@ -610,6 +644,11 @@ export class ContainerService implements ImageUsage, PodContainers, ContainerLoo
   private async destroy(rec: ContainerRecord): Promise<void> {
     await this.runtimeFor(rec).delete(rec.id).catch(() => {});
     await unmountRootfs(`${rec.bundleDir}/rootfs`);
+    try {
+      for (const e of Deno.readDirSync(`${rec.bundleDir}/image-volumes`)) {
+        await unmountRootfs(`${rec.bundleDir}/image-volumes/${e.name}`);
+      }
+    } catch { /* no image volumes */ }
     await Deno.remove(rec.bundleDir, { recursive: true }).catch(() => {});
     await Deno.remove(dirname(rec.upperDir), { recursive: true }).catch(() => {});
     await Deno.remove(`${this.exitDir}/${rec.id}`).catch(() => {});

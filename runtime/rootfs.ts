@@ -44,6 +44,32 @@ export async function mountRootfs(
   }
 }
 
+/**
+ * Mounts an image's layers read-only at `target` (an image volume). overlayfs needs two
+ * lower layers when it has no upper one, so a one-layer image gets an empty second lower.
+ */
+export async function mountReadOnlyLayers(
+  layerDirs: string[],
+  target: string,
+  emptyDir: string,
+): Promise<void> {
+  if (layerDirs.length === 0) throw new InternalError("image has no layers to mount");
+  await Deno.mkdir(target, { recursive: true, mode: 0o755 });
+  await Deno.mkdir(emptyDir, { recursive: true, mode: 0o755 });
+  if (isMounted(target)) return;
+  const lowers = [...layerDirs].reverse();
+  if (lowers.length === 1) lowers.push(emptyDir);
+  const r = await run("mount", [
+    "-t",
+    "overlay",
+    "overlay",
+    "-o",
+    `ro,lowerdir=${lowers.join(":")}`,
+    target,
+  ]);
+  if (!r.ok) throw new InternalError(`cannot mount the image volume at ${target}: ${r.stderr}`);
+}
+
 /** Unmounts the rootfs; a no-op when nothing is mounted there. */
 export async function unmountRootfs(target: string): Promise<void> {
   for (let i = 0; i < 5 && isMounted(target); i++) {

@@ -486,3 +486,57 @@ Deno.test(
     }
   },
 );
+
+Deno.test("containers: image volumes, whole and by sub-path, read-only", opts, async () => {
+  const f = await RuntimeFixture.create();
+  try {
+    const layer = `${f.dir}/vol-layer`;
+    await Deno.mkdir(`${layer}/data`, { recursive: true });
+    await Deno.writeTextFile(`${layer}/data/hello`, "from-image-volume\n");
+    const vol = f.addImage("vol", {});
+    vol.layerDirs = [layer];
+    const sb = await f.pod();
+    const mount = (container_path: string, image_sub_path: string) => ({
+      container_path,
+      host_path: "",
+      readonly: true,
+      selinux_relabel: false,
+      propagation: "PROPAGATION_PRIVATE" as const,
+      uidMappings: [],
+      gidMappings: [],
+      recursive_read_only: false,
+      image: {
+        image: "vol",
+        annotations: {},
+        user_specified_image: "",
+        runtime_handler: "",
+        image_ref: "",
+      },
+      image_sub_path,
+    });
+    const r = await f.runToExit(sb, {
+      command: [
+        "sh",
+        "-c",
+        "cat /v/data/hello /sub/hello; touch /v/x 2>/dev/null && echo rw || echo ro",
+      ],
+      mounts: [mount("/v", ""), mount("/sub", "data")],
+    });
+    assertEquals(r.stdout, "from-image-volume\nfrom-image-volume\nro\n");
+    await assertRejects(
+      () =>
+        f.service.create(
+          sb.id,
+          containerConfig({ command: ["true"], mounts: [mount("/v", "nope")] }),
+        ),
+      NotFoundError,
+      "nope",
+    );
+    await f.service.remove(r.id);
+    assert(
+      !Deno.readTextFileSync("/proc/self/mountinfo").includes(`${f.dir}/state/containers/${r.id}`),
+    );
+  } finally {
+    await f.dispose();
+  }
+});
