@@ -60,6 +60,8 @@ export interface ContainerRecord {
   image: ImageSpec;
   imageRef: string;
   imageId: string;
+  /** Images mounted as volumes (Mount.image): also in use while the container exists. */
+  volumeImageIds?: string[];
   layerDirs: string[];
   labels: Record<string, string>;
   annotations: Record<string, string>;
@@ -423,6 +425,7 @@ export class ContainerService implements ImageUsage, PodContainers, ContainerLoo
           `image volume ${m.container_path}: image "${ref}" is not present on this node; pull it first`,
         );
       }
+      rec.volumeImageIds = [...new Set([...(rec.volumeImageIds ?? []), img.id])];
       const dir = `${rec.bundleDir}/image-volumes/${i}`;
       await mountReadOnlyLayers(img.layerDirs, dir, `${rec.bundleDir}/image-volumes/empty`);
       const source = m.image_sub_path ? resolveInRoot(dir, m.image_sub_path) : dir;
@@ -697,7 +700,9 @@ export class ContainerService implements ImageUsage, PodContainers, ContainerLoo
   // Contracts for the other services
 
   containersUsingImage(imageId: string): string[] {
-    return [...this.cache.values()].filter((r) => r.imageId === imageId).map((r) => r.id);
+    return [...this.cache.values()]
+      .filter((r) => r.imageId === imageId || r.volumeImageIds?.includes(imageId))
+      .map((r) => r.id);
   }
 
   async stopPodContainers(sandboxId: string, timeoutSeconds: number): Promise<void> {

@@ -523,6 +523,7 @@ Deno.test("containers: image volumes, whole and by sub-path, read-only", opts, a
       mounts: [mount("/v", ""), mount("/sub", "data")],
     });
     assertEquals(r.stdout, "from-image-volume\nfrom-image-volume\nro\n");
+    assertEquals(f.service.containersUsingImage(vol.id), [r.id]);
     await assertRejects(
       () =>
         f.service.create(
