@@ -53,6 +53,7 @@ var (
 	stdinDelay = flag.Duration("stdin-delay", 0, "wait this long before sending stdin")
 	hold       = flag.Duration("hold", 0, "after the upgrade, open no streams and wait this long")
 	discard    = flag.Bool("discard", false, "count stdout instead of copying it")
+	throttle   = flag.Float64("throttle", 0, "read stdout at most this many MB/s (a slow client)")
 	port       = flag.Int("port", 0, "port to forward")
 	resultFile = flag.String("result", "", "where to write the JSON result")
 	method     = flag.String("method", "POST", "HTTP method for the SPDY upgrade")
@@ -176,11 +177,28 @@ func parseSize(s string) (int, int) {
 	return w, h
 }
 
+// slowWriter lets bytes through at a fixed rate, so the server sees a slow reader.
+type slowWriter struct {
+	w     io.Writer
+	start time.Time
+	n     int64
+}
+
+func (s *slowWriter) Write(p []byte) (int, error) {
+	s.n += int64(len(p))
+	due := s.start.Add(time.Duration(float64(s.n) / (*throttle * 1024 * 1024) * float64(time.Second)))
+	time.Sleep(time.Until(due))
+	return s.w.Write(p)
+}
+
 func copyStdout(w io.Writer, r io.Reader) int64 {
 	if *discard {
 		w = io.Discard
 	}
-	n, _ := io.Copy(w, r)
+	if *throttle > 0 {
+		w = &slowWriter{w: w, start: time.Now()}
+	}
+	n, _ := io.CopyBuffer(w, r, make([]byte, 32*1024))
 	return n
 }
 
@@ -356,6 +374,7 @@ func wsExec(res *result) error {
 		go pumpStdin(w, 0, strings.HasPrefix(res.Protocol, "v5."))
 	}
 	var errBuf []byte
+	var wsOut io.Writer
 	for {
 		kind, msg, err := ws.ReadMessage()
 		if err != nil {
@@ -370,9 +389,16 @@ func wsExec(res *result) error {
 		}
 		switch ch {
 		case 1:
-			if !*discard {
-				os.Stdout.Write(p)
+			if wsOut == nil {
+				wsOut = os.Stdout
+				if *discard {
+					wsOut = io.Discard
+				}
+				if *throttle > 0 {
+					wsOut = &slowWriter{w: wsOut, start: time.Now()}
+				}
 			}
+			wsOut.Write(p)
 			res.StdoutBytes += int64(len(p))
 		case 2:
 			os.Stderr.Write(p)
