@@ -144,6 +144,12 @@ function restartCount(
   return a !== undefined && /^\d+$/.test(a) ? Number(a) : c.metadata?.attempt ?? 0;
 }
 
+type PodWithIps = PodSandbox & { ips: string[]; host_network: boolean };
+
+function isHostNetwork(s: PodSandboxStatus | null | undefined): boolean {
+  return s?.linux?.namespaces?.options?.network === "NODE";
+}
+
 function podIps(s: PodSandboxStatus | null | undefined): string[] {
   const net = s?.network;
   if (!net) return [];
@@ -226,6 +232,7 @@ export function createApi(deps: ApiDeps): Hono {
     attempt: p.metadata?.attempt ?? 0,
     created: isoFromNanos(p.created_at),
     ips: podIps(status),
+    host_network: isHostNetwork(status),
   });
 
   api.get("/pods", async (c) => {
@@ -282,7 +289,7 @@ export function createApi(deps: ApiDeps): Hono {
 
   // --------------------------------------------------------------------------- containers
 
-  const containerView = (ct: Container, pod: (PodSandbox & { ips?: string[] }) | null) => ({
+  const containerView = (ct: Container, pod: PodWithIps | null) => ({
     ...ct,
     name: ct.metadata?.name ?? "",
     attempt: ct.metadata?.attempt ?? 0,
@@ -292,6 +299,7 @@ export function createApi(deps: ApiDeps): Hono {
     pod_name: pod?.metadata?.name ?? ct.labels["io.kubernetes.pod.name"] ?? "",
     pod_namespace: pod?.metadata?.namespace ?? ct.labels["io.kubernetes.pod.namespace"] ?? "",
     ips: pod?.ips ?? [],
+    host_network: pod?.host_network ?? false,
   });
 
   api.get("/containers", async (c) => {
@@ -309,16 +317,14 @@ export function createApi(deps: ApiDeps): Hono {
       ? res.containers.filter((ct) => (ct.metadata?.name ?? "").includes(name))
       : res.containers;
     // Pod names and IPs, looked up once per pod.
-    const pods = new Map<string, (PodSandbox & { ips: string[] }) | null>();
+    const pods = new Map<string, PodWithIps | null>();
     if (cri.has("ListPodSandbox")) {
       const all = (await cri.call("ListPodSandbox", {})).items;
       const byId = new Map(all.map((p) => [p.id, p]));
       for (const id of new Set(list.map((ct) => ct.pod_sandbox_id))) {
         const p = byId.get(id);
-        pods.set(
-          id,
-          p ? { ...p, ips: cri.has("PodSandboxStatus") ? podIps(await podStatus(id)) : [] } : null,
-        );
+        const st = p && cri.has("PodSandboxStatus") ? await podStatus(id) : null;
+        pods.set(id, p ? { ...p, ips: podIps(st), host_network: isHostNetwork(st) } : null);
       }
     }
     const items = list.map((ct) => containerView(ct, pods.get(ct.pod_sandbox_id) ?? null));

@@ -15,6 +15,7 @@
     images: [],
     node: null,
     samples: [],
+    containerStats: new Map(),
     tab: "overview",
   };
 
@@ -267,6 +268,15 @@
     const s = await getJson("/node/stats");
     state.samples.push(s.host);
     if (state.samples.length > 90) state.samples.shift();
+    state.containerStats = new Map(
+      (s.containers || []).map((c) => [c.attributes && c.attributes.id, c]),
+    );
+    // Only the usage cells change: rows stay put under the pointer and the selection.
+    for (const row of $("table-containers").tBodies[0].rows) {
+      for (const cell of row.querySelectorAll("td[data-usage]")) {
+        cell.textContent = usage(row.dataset.id, cell.dataset.usage);
+      }
+    }
     const last = s.host;
     $("cpu-now").textContent = last.cpuBusy === null
       ? ""
@@ -357,7 +367,7 @@
         h("td", {}, p.name),
         h("td", { class: "muted" }, p.namespace),
         h("td", {}, stateCell(p.state)),
-        h("td", { class: "mono" }, p.ips.join(", ") || "—"),
+        h("td", { class: "mono" }, p.ips.join(", ") || (p.host_network ? "host network" : "—")),
         h("td", { class: "num" }, String(counts[p.id] || 0)),
         h("td", { title: p.created }, ageFrom(p.created)),
         h("td", { class: "mono muted" }, shortId(p.id)),
@@ -424,6 +434,18 @@
     fillContainerSelects();
   }
 
+  /** CPU (cores, from usage_nano_cores) or memory (working set) of a container's last sample. */
+  function usage(id, what) {
+    const st = state.containerStats.get(id);
+    if (!st) return "—";
+    if (what === "cpu") {
+      const n = st.cpu && st.cpu.usage_nano_cores;
+      return n ? (Number(n.value) / 1e9).toFixed(3) : "—";
+    }
+    const m = st.memory && st.memory.working_set_bytes;
+    return m ? bytes(m.value) : "—";
+  }
+
   function renderContainers() {
     const q = $("filter-containers").value.trim().toLowerCase();
     const all = $("containers-all").checked;
@@ -444,7 +466,9 @@
         h("td", { class: "mono" }, c.image_name),
         h("td", {}, stateCell(c.state)),
         h("td", { class: "num" }, String(c.restart_count)),
-        h("td", { class: "mono" }, c.ips.join(", ") || "—"),
+        h("td", { class: "mono" }, c.ips.join(", ") || (c.host_network ? "host network" : "—")),
+        h("td", { class: "num", "data-usage": "cpu" }, usage(c.id, "cpu")),
+        h("td", { class: "num", "data-usage": "mem" }, usage(c.id, "mem")),
         h("td", { title: c.created }, ageFrom(c.created)),
         h(
           "td",
