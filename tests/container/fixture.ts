@@ -299,7 +299,7 @@ export function containerConfig(c: Partial<ContainerConfig>): ContainerConfig {
 export function criLogText(log: string, stream: "stdout" | "stderr"): string {
   let out = "";
   for (const line of log.split("\n")) {
-    const m = /^(\S+) (stdout|stderr) ([PF]) ?(.*)$/.exec(line);
+    const m = /^(\S+) (stdout|stderr) ([PF]) ?([\s\S]*)$/.exec(line);
     if (!m || m[2] !== stream) continue;
     out += m[4] + (m[3] === "F" ? "\n" : "");
   }

@@ -77,6 +77,14 @@ Deno.test(
       assertMatch(log, /^\S+ stdout F part2$/m);
       assert(b.rec.finishedAt >= b.rec.startedAt && b.rec.startedAt >= b.rec.createdAt);
 
+      // a terminal from conmon; no_new_privs
+      const tty = await f.runToExit(sb, {
+        command: ["sh", "-c", "tty; grep NoNewPrivs /proc/self/status"],
+        tty: true,
+        linux: { security_context: sc({ no_new_privs: true }) },
+      });
+      assertMatch(tty.stdout, /^\/dev\/pts\/\d+\r?\nNoNewPrivs:\s+1\r?\n$/);
+
       // command alone drops the image's Cmd
       const c = await f.runToExit(sb, { image: img, command: ["echo", "only-command"] });
       assertEquals(c.stdout, "only-command\n");
