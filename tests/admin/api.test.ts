@@ -454,3 +454,36 @@ Deno.test("admin: over a real socket, a client that goes away stops the CRI stre
     await server.finished;
   }
 });
+
+Deno.test("admin: pull progress from the image service's tracker reports changes per layer", async () => {
+  const { pullProgressFrom } = await import("../../admin/mod.ts");
+  const layers = [
+    { digest: "sha256:a", total: 100, done: 0, complete: false },
+    { digest: "sha256:b", total: 50, done: 0, complete: false },
+  ];
+  const active = [{ image: "docker.io/library/busybox:latest", layers }];
+  const events: string[] = [];
+  const source = pullProgressFrom({ active: () => structuredClone(active) }, 10);
+  // A short name matches the tracker's normalised reference.
+  const stop = source.watch("busybox", (e) => events.push(`${e.digest} ${e.phase} ${e.bytesDone}`));
+  await new Promise((r) => setTimeout(r, 30));
+  layers[0].done = 40;
+  await new Promise((r) => setTimeout(r, 30));
+  layers[0].done = 100;
+  layers[0].complete = true;
+  layers[1].done = 50;
+  layers[1].complete = true;
+  await new Promise((r) => setTimeout(r, 30));
+  stop();
+  assertEquals(events, [
+    "sha256:a waiting 0",
+    "sha256:b waiting 0",
+    "sha256:a downloading 40",
+    "sha256:a done 100",
+    "sha256:b done 50",
+  ]);
+  const other = pullProgressFrom({ active: () => structuredClone(active) }, 10);
+  const none: unknown[] = [];
+  other.watch("alpine", (e) => none.push(e))();
+  assertEquals(none, []);
+});
