@@ -5,7 +5,7 @@
  * 50 create/start/stop/remove cycles leave no mounts, processes, fds, cgroups or files.
  */
 import { assert, assertEquals } from "./assert.ts";
-import { RuntimeFixture, runtimePrerequisitesMissing } from "./fixture.ts";
+import { containerConfig, RuntimeFixture, runtimePrerequisitesMissing } from "./fixture.ts";
 
 const ignore = runtimePrerequisitesMissing() !== null;
 const opts = { ignore, sanitizeOps: false, sanitizeResources: false };
@@ -23,10 +23,7 @@ Deno.test(
         command: ["sh", "-c", "read x < /dev/null; sleep 0.5; exit 7"],
       });
       const pids = ids.map((id) => f.service.get(id).pid);
-      const created = await f.service.create(
-        sb.id,
-        (await import("./fixture.ts")).containerConfig({ command: ["true"] }),
-      );
+      const created = await f.service.create(sb.id, containerConfig({ command: ["true"] }));
       f.crash();
       await new Promise((r) => setTimeout(r, 1000)); // the quitter exits while nobody watches
       for (const pid of pids) {
@@ -51,6 +48,44 @@ Deno.test(
     }
   },
 );
+
+Deno.test("recovery: a container a crash left half-created is undone at start", opts, async () => {
+  const f = await RuntimeFixture.create();
+  try {
+    const sb = await f.pod();
+    const id = await f.service.create(sb.id, containerConfig({ command: ["true"] }));
+    const rec = f.service.get(id);
+    // As if Skiff died inside CreateContainer: the record still says "creating", the
+    // overlay is mounted and the bundle half-written.
+    f.store.collection("containers").put(id, { ...rec, creating: true }, sb.id);
+    f.crash();
+    const rootfs = `${rec.bundleDir}/rootfs`;
+    assert(Deno.readTextFileSync("/proc/self/mountinfo").includes(rootfs));
+    await f.open();
+    assertEquals(f.service.list().map((r) => r.id), []);
+    assert(!Deno.readTextFileSync("/proc/self/mountinfo").includes(rootfs), "rootfs still mounted");
+    for (const p of [rec.bundleDir, rec.upperDir]) {
+      let exists = true;
+      try {
+        Deno.statSync(p);
+      } catch {
+        exists = false;
+      }
+      assert(!exists, `${p} left behind`);
+    }
+    // and its name is free again
+    const again = await f.service.create(
+      sb.id,
+      containerConfig({
+        command: ["true"],
+        metadata: { name: rec.name, attempt: rec.attempt },
+      }),
+    );
+    assert(again !== id);
+  } finally {
+    await f.dispose();
+  }
+});
 
 function childrenOf(pid: number): string[] {
   const out: string[] = [];
