@@ -368,3 +368,37 @@ t("port-forward: only the ports the CRI request named", async () => {
     assert.match(r.result.error, /port 4321 was not requested/);
   });
 });
+
+t("port-forward: falls back to IPv6 loopback when IPv4 refuses, as containerd", async () => {
+  let listener: Deno.TcpListener;
+  try {
+    listener = Deno.listen({ hostname: "::1", port: 0 });
+  } catch {
+    console.error("!!! no IPv6 loopback here: skipping the IPv6 fallback check !!!");
+    return;
+  }
+  const port = (listener.addr as Deno.NetAddr).port;
+  const serving = (async () => {
+    const conn = await listener.accept();
+    const buf = new Uint8Array(64);
+    const n = await conn.read(buf);
+    await conn.write(
+      new TextEncoder().encode(`v6 got ${new TextDecoder().decode(buf.subarray(0, n ?? 0))}`),
+    );
+    conn.close();
+  })();
+  try {
+    await withServer(async (s) => {
+      const url = s.url({ kind: "portforward", req: { podSandboxId: "pod", ports: [] } });
+      const r = await runGoClient("spdy-pf", url, ["-port", String(port)], "hi");
+      assert.equal(r.stdout, "v6 got hi", JSON.stringify(r));
+      assert.equal(r.result.error, "");
+      const closed = s.url({ kind: "portforward", req: { podSandboxId: "pod", ports: [] } });
+      const c = await runGoClient("spdy-pf", closed, ["-port", "1"], "x");
+      assert.match(c.result.error, /IPv4: .*refused; IPv6: .*refused/);
+    });
+    await serving;
+  } finally {
+    listener.close();
+  }
+});
