@@ -550,14 +550,9 @@ export class ContainerService implements ImageUsage, PodContainers, ContainerLoo
   // --------------------------------------------------------------------------------------
   // Stop / remove
 
+  /** Stops a running container (stop signal, SIGKILL after the grace); no-op otherwise. */
   async stop(idOrPrefix: string, timeoutSeconds: number): Promise<void> {
-    let rec: ContainerRecord;
-    try {
-      rec = this.resolve(idOrPrefix);
-    } catch (err) {
-      if (err instanceof NotFoundError) throw err;
-      throw err;
-    }
+    const rec = this.resolve(idOrPrefix);
     await this.locks.run(rec.id, () => this.stopLocked(rec.id, timeoutSeconds));
   }
 
