@@ -203,6 +203,26 @@ Deno.test({
         assertEquals([cat.code, cat.stdout], [4, "piped in\n"], cat.stderr);
       });
 
+      await t.step("skiff exec -it on a terminal (util-linux script gives it a pty)", async () => {
+        if (missingPrerequisites({ binaries: ["script"] })) return;
+        // script(1) takes one command line; every part of it is this test's own path or ID.
+        const line = [
+          Deno.execPath(),
+          "run --allow-all --cached-only",
+          MAIN,
+          `exec -it --socket ${s.socket} ${ctr} sh -c 'tty; exit 5'`,
+        ].join(" ");
+        const out = await new Deno.Command("script", {
+          args: ["-qec", line, "/dev/null"],
+          stdout: "piped",
+          stderr: "piped",
+          stdin: "null",
+        }).output();
+        const text = new TextDecoder().decode(out.stdout);
+        assertEquals(out.code, 5, text + new TextDecoder().decode(out.stderr));
+        assertMatch(text, /\/dev\/pts\/\d+\r?\r\n/);
+      });
+
       await t.step("WebSocket attach through the admin API (v5.channel.k8s.io)", async () => {
         const ac = new AbortController();
         let out = "";
