@@ -423,6 +423,15 @@ Deno.test(
       assertEquals([b.state, b.reason, b.exitCode], ["CONTAINER_EXITED", "StartError", 128]);
       assertMatch(b.message, /no\/such\/binary/);
 
+      // a file that is not executable: permission denied, said so
+      const noexec = await f.service.create(sb.id, containerConfig({ command: ["/etc/passwd"] }));
+      const permErr = await assertRejects(() => f.service.start(noexec));
+      assertMatch(permErr.message, /permission denied/);
+      assertMatch(
+        f.service.get(noexec).message,
+        /\/etc\/passwd.*permission denied|permission denied/,
+      );
+
       // name+attempt unique per pod; removal is idempotent and frees the name
       const named = containerConfig({ command: ["true"], metadata: { name: "dup", attempt: 1 } });
       const first = await f.service.create(sb.id, named);

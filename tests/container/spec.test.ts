@@ -232,6 +232,9 @@ Deno.test("spec: namespaces, pod files, cgroups path, sysctls, default masks", (
   assert(!hostPid.linux.namespaces.some((n) => n.type === "pid"));
   const podPid = buildSpec(input({ pidNamespace: "/proc/42/ns/pid" }));
   assert(podPid.linux.namespaces.some((n) => n.type === "pid" && n.path === "/proc/42/ns/pid"));
+  const v2 = buildSpec(input({ cgroupV2: true }));
+  assert(v2.linux.namespaces.some((n) => n.type === "cgroup" && !n.path), "own cgroup ns on v2");
+  assert(!s.linux.namespaces.some((n) => n.type === "cgroup"), "host cgroup ns on v1");
   const hostNet = buildSpec(input({ sandbox: { ...sandbox, hostNetwork: true } }));
   assert(!hostNet.linux.namespaces.some((n) => n.type === "network"));
 });
