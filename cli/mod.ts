@@ -145,6 +145,8 @@ export async function runCli(command: CliCommand, argv: string[]): Promise<numbe
     argv = split.options;
     execCommand = split.command;
   }
+  // -f is --follow for logs but --force for rm (as in crictl).
+  if (command === "rm") argv = argv.map((a) => a === "-f" ? "--force" : a);
   try {
     parsed = parseArgs({
       args: argv,

@@ -308,8 +308,12 @@ Deno.test({
       });
 
       await t.step("skiff rm -f container and pod", async () => {
+        const stops = async () => (await s.log()).split("method=StopContainer").length - 1;
+        const stopsBefore = await stops();
         const rm = await skiffCli(s, ["rm", "-f", ctr, "-o", "json"]);
         assertEquals(rm.code, 0, rm.stderr);
+        // -f is --force here (not --follow): the container is stopped before removal.
+        assertEquals(await stops(), stopsBefore + 1);
         assertEquals(JSON.parse(rm.stdout), { removed: [{ id: ctr, kind: "container" }] });
         const ps = JSON.parse((await skiffCli(s, ["ps", "-a", "-o", "json"])).stdout);
         assertEquals(ps.containers, []);
