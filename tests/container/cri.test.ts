@@ -383,3 +383,60 @@ Deno.test(
     }
   },
 );
+
+function childrenOf(pid: number): string[] {
+  const out: string[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid) out.push(stat);
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+Deno.test(
+  "CRI containers: 50 create/start/stop/remove cycles leave Skiff no fds, children, mounts or files",
+  opts,
+  async () => {
+    const registry = await TestRegistry.start();
+    const s = await TestSkiff.create();
+    try {
+      const img = await pushBusyboxImage(registry, "ctest/busybox:4");
+      await s.start();
+      await s.client.call("PullImage", { image: { image: img.ref } });
+      const cfg = pod(s);
+      const { pod_sandbox_id: podId } = await s.client.call("RunPodSandbox", { config: cfg });
+      const cycle = async (i: number) => {
+        const { container_id } = await s.client.call("CreateContainer", {
+          pod_sandbox_id: podId,
+          config: ctr(img.ref, `leak${i}`, { command: ["sh", "-c", "echo hi; sleep 100"] }),
+          sandbox_config: cfg,
+        });
+        await s.client.call("StartContainer", { container_id });
+        await s.client.call("StopContainer", { container_id, timeout: "0" });
+        await s.client.call("RemoveContainer", { container_id });
+      };
+      await cycle(-1); // warm-up: lazily opened files and caches
+      const fds = () => [...Deno.readDirSync(`/proc/${s.pid}/fd`)].length;
+      const ownMounts = () =>
+        Deno.readTextFileSync("/proc/self/mountinfo").split("\n")
+          .filter((l) => l.split(" ")[4]?.startsWith(`${s.dir}/state/containers`)).length;
+      const fdsBefore = fds();
+      for (let i = 0; i < 50; i++) await cycle(i);
+      await new Promise((r) => setTimeout(r, 300));
+      const fdsAfter = fds();
+      assert(fdsAfter <= fdsBefore, `Skiff's fds grew from ${fdsBefore} to ${fdsAfter}`);
+      assertEquals(childrenOf(s.pid!), [], "Skiff has child processes left (zombies?)");
+      assertEquals(ownMounts(), 0);
+      assertEquals([...Deno.readDirSync(`${s.stateDir}/containers`)].length, 0);
+      assertEquals([...Deno.readDirSync(`${s.rootDir}/containers`)].length, 0);
+      assertEquals(processesReferring(`${s.dir}/state/containers`), []);
+      await s.client.call("RemovePodSandbox", { pod_sandbox_id: podId });
+    } finally {
+      await cleanup(s);
+      await registry.stop();
+    }
+  },
+);
