@@ -557,3 +557,53 @@ Deno.test("containers: image volumes, whole and by sub-path, read-only", opts, a
     await f.dispose();
   }
 });
+
+Deno.test(
+  "containers: CPU, cpuset, memory and oom_score_adj reach the container's cgroup and process",
+  opts,
+  async () => {
+    const f = await RuntimeFixture.create();
+    try {
+      const sb = await f.pod();
+      const cfg = containerConfig({
+        command: ["sh", "-c", "cat /proc/self/oom_score_adj; exec sleep 100"],
+      });
+      cfg.linux = {
+        resources: {
+          cpu_period: "100000",
+          cpu_quota: "50000",
+          cpu_shares: "256",
+          memory_limit_in_bytes: String(64 << 20),
+          oom_score_adj: "-500", // lowering is refused here without CAP_SYS_RESOURCE: clamped
+          cpuset_cpus: "0",
+          cpuset_mems: "0",
+          hugepage_limits: [],
+          unified: {},
+          memory_swap_limit_in_bytes: String(64 << 20),
+        },
+      };
+      const id = await f.service.create(sb.id, cfg);
+      await f.service.start(id);
+      const cg = (ctl: string, file: string) =>
+        Deno.readTextFileSync(`/sys/fs/cgroup/${ctl}${sb.cgroupParent}/skiff-${id}/${file}`).trim();
+      assertEquals(cg("cpu", "cpu.cfs_quota_us"), "50000");
+      assertEquals(cg("cpu", "cpu.cfs_period_us"), "100000");
+      assertEquals(cg("cpu", "cpu.shares"), "256");
+      assertEquals(cg("memory", "memory.limit_in_bytes"), String(64 << 20));
+      assertEquals(cg("cpuset", "cpuset.cpus"), "0");
+      const own = Number(Deno.readTextFileSync("/proc/self/oom_score_adj").trim());
+      const status = Deno.readTextFileSync("/proc/self/status");
+      const capEff = BigInt(`0x${/^CapEff:\s*([0-9a-f]+)$/m.exec(status)![1]}`);
+      const canLower = ((capEff >> 24n) & 1n) === 1n; // CAP_SYS_RESOURCE
+      let out = "";
+      for (let i = 0; i < 50 && !out; i++) {
+        out = await f.stdoutOf(id);
+        if (!out) await new Promise((r) => setTimeout(r, 20));
+      }
+      assertEquals(out.trim(), String(canLower ? -500 : Math.max(-500, own)));
+      await f.service.stop(id, 0);
+    } finally {
+      await f.dispose();
+    }
+  },
+);
