@@ -199,6 +199,7 @@ export class ContainerService implements ImageUsage, PodContainers, ContainerLoo
   private readonly exitDir: string;
   private readonly socketDir: string;
   private readonly cgroupV2: boolean;
+  private readonly hugetlb: boolean;
   private oomFloor: number | null | undefined;
   private closed = false;
   private readonly host: SpecHost = {
@@ -213,6 +214,7 @@ export class ContainerService implements ImageUsage, PodContainers, ContainerLoo
     this.exitDir = `${deps.config.state_dir}/exits`;
     this.socketDir = `${deps.config.state_dir}/attach`;
     this.cgroupV2 = isCgroupV2();
+    this.hugetlb = hasHugetlbController(this.cgroupV2);
   }
 
   /** Loads state, settles containers that ended while Skiff was away, cleans half-made ones. */
@@ -389,6 +391,7 @@ export class ContainerService implements ImageUsage, PodContainers, ContainerLoo
         oomScoreAdjFloor: this.oomScoreAdjFloor(),
         host: this.host,
         availableCapabilities: ownBoundingCapabilities(),
+        hugetlbAvailable: this.hugetlb,
       });
       await Deno.writeTextFile(`${bundleDir}/config.json`, JSON.stringify(spec));
       delete rec.creating;
@@ -841,6 +844,18 @@ function resolveBinary(name: string): string {
     } catch { /* keep looking */ }
   }
   return name;
+}
+
+function hasHugetlbController(v2: boolean): boolean {
+  try {
+    if (v2) {
+      return Deno.readTextFileSync("/sys/fs/cgroup/cgroup.controllers").split(/\s+/)
+        .includes("hugetlb");
+    }
+    return Deno.statSync("/sys/fs/cgroup/hugetlb").isDirectory;
+  } catch {
+    return false;
+  }
 }
 
 function isCgroupV2(): boolean {

@@ -204,6 +204,8 @@ export interface SpecInput {
   /** Lowest oom_score_adj Skiff may give (its own when lowering is refused), or null. */
   oomScoreAdjFloor: number | null;
   host: SpecHost;
+  /** Whether the node's cgroups have the hugetlb controller (hugepage limits need it). */
+  hugetlbAvailable?: boolean;
   /** Skiff's own bounding set: no container can hold more. */
   availableCapabilities?: readonly string[];
 }
@@ -329,7 +331,10 @@ function resources(
   if (r.cpuset_cpus) cpu.cpus = r.cpuset_cpus;
   if (r.cpuset_mems) cpu.mems = r.cpuset_mems;
   if (Object.keys(cpu).length) out.cpu = cpu;
-  if (r.hugepage_limits?.length) {
+  // kubelet sends a limit for every huge page size the node has; where the hugetlb
+  // controller is not available runc cannot set them at all, so they are skipped, as CRI-O
+  // does (the container can then use no more huge pages than the node has anyway).
+  if (r.hugepage_limits?.length && input.hugetlbAvailable !== false) {
     out.hugepageLimits = r.hugepage_limits.map((h) => ({
       pageSize: h.page_size,
       limit: n(h.limit),

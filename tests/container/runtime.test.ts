@@ -577,7 +577,8 @@ Deno.test(
           oom_score_adj: "-500", // lowering is refused here without CAP_SYS_RESOURCE: clamped
           cpuset_cpus: "0",
           cpuset_mems: "0",
-          hugepage_limits: [],
+          // as kubelet sends them: one per huge page size of the node, limit 0
+          hugepage_limits: [{ page_size: "2MB", limit: "0" }],
           unified: {},
           memory_swap_limit_in_bytes: String(64 << 20),
         },

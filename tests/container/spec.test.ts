@@ -259,6 +259,8 @@ Deno.test("spec: resources, oom clamp, unified refused on cgroup v1", () => {
   assertEquals(s.linux.resources.cpu, { shares: 512, quota: 50000, period: 100000, cpus: "0" });
   assertEquals(s.linux.resources.memory, { limit: 67108864, swap: 67108864 });
   assertEquals(s.linux.resources.hugepageLimits, [{ pageSize: "2MB", limit: 0 }]);
+  const noHugetlb = buildSpec(input({ config: cfg, hugetlbAvailable: false }));
+  assertEquals(noHugetlb.linux.resources.hugepageLimits, undefined);
   assertEquals(s.process.oomScoreAdj, 0);
   cfg.linux.resources!.unified = { "memory.high": "1000000" };
   assertThrows(() => buildSpec(input({ config: cfg })), Error, "cgroup v2");
