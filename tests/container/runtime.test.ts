@@ -608,3 +608,92 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "containers: configs shaped as kubelet sends them (QoS classes, termination log, hosts, token dir) start",
+  opts,
+  async () => {
+    const f = await RuntimeFixture.create();
+    try {
+      const sb = await f.pod();
+      const podDir = `${f.dir}/kubelet-pod`;
+      await Deno.mkdir(`${podDir}/token`, { recursive: true });
+      await Deno.writeTextFile(`${podDir}/token/token`, "secret-token");
+      await Deno.writeTextFile(`${podDir}/termination-log`, "");
+      await Deno.writeTextFile(
+        `${podDir}/etc-hosts`,
+        "127.0.0.1 localhost\n10.1.2.3 from-kubelet\n",
+      );
+      const mount = (host_path: string, container_path: string, readonly: boolean) => ({
+        host_path,
+        container_path,
+        readonly,
+        selinux_relabel: false,
+        propagation: "PROPAGATION_PRIVATE" as const,
+        uidMappings: [],
+        gidMappings: [],
+        recursive_read_only: false,
+        image_sub_path: "",
+      });
+      const resources = (shares: string, quota: string, memory: string, oom: string) => ({
+        cpu_period: "100000",
+        cpu_quota: quota,
+        cpu_shares: shares,
+        memory_limit_in_bytes: memory,
+        oom_score_adj: oom,
+        cpuset_cpus: "",
+        cpuset_mems: "",
+        hugepage_limits: [{ page_size: "2MB", limit: "0" }, { page_size: "1GB", limit: "0" }],
+        unified: {},
+        memory_swap_limit_in_bytes: memory,
+      });
+      const qos = {
+        besteffort: resources("2", "0", "0", "1000"),
+        burstable: resources("102", "0", "0", "968"),
+        guaranteed: resources("512", "50000", String(128 << 20), "-997"),
+      };
+      for (const [name, r] of Object.entries(qos)) {
+        const res = await f.runToExit(sb, {
+          metadata: { name, attempt: 0 },
+          command: [
+            "sh",
+            "-c",
+            "cat /var/run/secrets/token; grep from-kubelet /etc/hosts; echo done > /dev/termination-log",
+          ],
+          mounts: [
+            mount(`${podDir}/token`, "/var/run/secrets", true),
+            mount(`${podDir}/termination-log`, "/dev/termination-log", false),
+            mount(`${podDir}/etc-hosts`, "/etc/hosts", false),
+          ],
+          linux: {
+            resources: r,
+            security_context: sc({
+              masked_paths: [
+                "/proc/acpi",
+                "/proc/kcore",
+                "/proc/keys",
+                "/proc/timer_list",
+                "/sys/firmware",
+              ],
+              readonly_paths: [
+                "/proc/bus",
+                "/proc/fs",
+                "/proc/irq",
+                "/proc/sys",
+                "/proc/sysrq-trigger",
+              ],
+            }),
+          },
+          log_path: `${name}/0.log`,
+        });
+        assertEquals([res.rec.reason, res.stdout], [
+          "Completed",
+          "secret-token10.1.2.3 from-kubelet\n",
+        ], name);
+        assertEquals(await Deno.readTextFile(`${podDir}/termination-log`), "done\n");
+      }
+    } finally {
+      await f.dispose();
+    }
+  },
+);
