@@ -79,6 +79,8 @@ export interface ContainerRecord {
   runtimeOptions: string[];
   pid: number;
   conmonPid: number;
+  /** Pod cgroup conmon was moved under (cgroupfs driver), to remove its cgroup later. */
+  conmonCgroupParent?: string;
   bundleDir: string;
   upperDir: string;
   workDir: string;
@@ -526,6 +528,7 @@ export class ContainerService implements ImageUsage, PodContainers, ContainerLoo
           conmonLog: `${rec.bundleDir}/conmon.log`,
           pidFile: `${rec.bundleDir}/pidfile`,
           conmonPidFile: `${rec.bundleDir}/conmon.pid`,
+          beforeStart: (pid) => this.placeConmon(rec, sandbox, pid),
         });
         rec.pid = started.pid;
         rec.conmonPid = started.conmonPid;
@@ -548,6 +551,45 @@ export class ContainerService implements ImageUsage, PodContainers, ContainerLoo
       // A process that ended at once may already have an exit file.
       this.settleExit(rec);
     });
+  }
+
+  /**
+   * Moves conmon out of Skiff's own cgroup into one of its own under the pod's (CRI-O's
+   * conmon_cgroup = "pod"): its memory is the pod's, and stopping Skiff's service cgroup
+   * cannot take the monitors with it. cgroupfs driver only; with systemd, conmon stays.
+   * Best effort: a container still starts if a hierarchy refuses.
+   */
+  private async placeConmon(
+    rec: ContainerRecord,
+    sandbox: SandboxForContainer,
+    pid: number,
+  ): Promise<void> {
+    if (this.deps.config.cgroup_driver !== "cgroupfs") return;
+    rec.conmonCgroupParent = sandbox.cgroupParent;
+    for (const dir of conmonCgroupDirs(sandbox.cgroupParent, rec.id)) {
+      try {
+        await Deno.mkdir(dir, { recursive: true });
+        await Deno.writeTextFile(`${dir}/cgroup.procs`, `${pid}\n`);
+      } catch (err) {
+        this.log.debug("conmon not moved into a pod cgroup", { dir, err: errorMessage(err) });
+      }
+    }
+  }
+
+  /** Removes conmon's cgroups once it has gone (it leaves soon after its container). */
+  private async removeConmonCgroups(rec: ContainerRecord): Promise<void> {
+    if (rec.conmonCgroupParent === undefined) return;
+    for (const dir of conmonCgroupDirs(rec.conmonCgroupParent, rec.id)) {
+      for (let i = 0; i < 20; i++) {
+        try {
+          await Deno.remove(dir);
+          break;
+        } catch (err) {
+          if (err instanceof Deno.errors.NotFound) break;
+          await sleep(25); // still busy: conmon is finishing
+        }
+      }
+    }
   }
 
   // --------------------------------------------------------------------------------------
@@ -644,6 +686,7 @@ export class ContainerService implements ImageUsage, PodContainers, ContainerLoo
   /** Removes everything a container has on the node: runtime state, mount, dirs, record. */
   private async destroy(rec: ContainerRecord): Promise<void> {
     await this.runtimeFor(rec).delete(rec.id).catch(() => {});
+    await this.removeConmonCgroups(rec);
     await unmountRootfs(`${rec.bundleDir}/rootfs`);
     try {
       for (const e of Deno.readDirSync(`${rec.bundleDir}/image-volumes`)) {
@@ -844,6 +887,34 @@ function resolveBinary(name: string): string {
     } catch { /* keep looking */ }
   }
   return name;
+}
+
+/**
+ * conmon's own cgroup under the pod's, in every hierarchy that can take a process without
+ * further set-up (cpuset cannot: a new v1 cpuset cgroup has no CPUs until given some).
+ */
+function conmonCgroupDirs(parent: string, id: string): string[] {
+  const base = parent ? (parent.startsWith("/") ? parent : `/${parent}`) : "/skiff";
+  const leaf = `${base.replace(/\/$/, "")}/skiff-conmon-${id}`;
+  if (isCgroupV2()) return [`/sys/fs/cgroup${leaf}`];
+  const seen = new Set<string>();
+  const out: string[] = [];
+  try {
+    for (const e of Deno.readDirSync("/sys/fs/cgroup")) {
+      if (e.name.includes("cpuset")) continue;
+      let real: string;
+      try {
+        real = Deno.realPathSync(`/sys/fs/cgroup/${e.name}`);
+        Deno.statSync(`${real}/cgroup.procs`);
+      } catch {
+        continue;
+      }
+      if (seen.has(real)) continue;
+      seen.add(real);
+      out.push(`${real}${leaf}`);
+    }
+  } catch { /* no cgroupfs */ }
+  return out;
 }
 
 function hasHugetlbController(v2: boolean): boolean {

@@ -43,6 +43,11 @@ export interface ConmonOptions {
   conmonLog: string;
   pidFile: string;
   conmonPidFile: string;
+  /**
+   * Called with conmon's PID while it waits on the start pipe, before it has forked
+   * anything (e.g. to move it into the pod's cgroup). Errors abort the start.
+   */
+  beforeStart?: (conmonPid: number) => Promise<void>;
   /** How long runtime create may take. */
   timeoutMs?: number;
 }
@@ -198,6 +203,8 @@ export async function startConmon(o: ConmonOptions): Promise<ConmonStarted> {
         `conmon exited before it started (code ${first.code}): ${await tail(o.conmonLog)}`,
       );
     }
+    // conmon blocks on the start pipe before it forks anything: the moment to place it.
+    if (o.beforeStart) await o.beforeStart(child.pid);
     await start!.write(new Uint8Array([0]));
     start!.close();
     start = undefined;

@@ -592,6 +592,9 @@ Deno.test(
       assertEquals(cg("cpu", "cpu.shares"), "256");
       assertEquals(cg("memory", "memory.limit_in_bytes"), String(64 << 20));
       assertEquals(cg("cpuset", "cpuset.cpus"), "0");
+      // conmon runs in a cgroup of its own under the pod's, not in Skiff's
+      const conmonCgroups = Deno.readTextFileSync(`/proc/${f.service.get(id).conmonPid}/cgroup`);
+      assertMatch(conmonCgroups, new RegExp(`:memory:${sb.cgroupParent}/skiff-conmon-${id}$`, "m"));
       const own = Number(Deno.readTextFileSync("/proc/self/oom_score_adj").trim());
       const status = Deno.readTextFileSync("/proc/self/status");
       const capEff = BigInt(`0x${/^CapEff:\s*([0-9a-f]+)$/m.exec(status)![1]}`);
