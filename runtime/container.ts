@@ -831,6 +831,10 @@ export class ContainerService implements ImageUsage, PodContainers, ContainerLoo
       return false;
     }
     if (!/^-?\d+$/.test(text)) return false; // being written; look again later
+    // conmon writes the exit file and then drains the last output into the log: report the
+    // exit once conmon is gone, so that whoever reads the log after seeing EXITED (kubelet's
+    // termination message from the log) gets all of it. Bounded, in case conmon lingers.
+    if (isAlive(rec.conmonPid) && Date.now() - mtime < 2000) return false;
     const code = Number(text);
     let oom = false;
     try {

@@ -244,8 +244,6 @@ export class RuntimeFixture {
   async runToExit(sb: SandboxForContainer, config: Partial<ContainerConfig>) {
     const id = await this.run(sb, config);
     const rec = await this.waitExited(id);
-    // conmon may flush the last log lines just after writing the exit file
-    await new Promise((r) => setTimeout(r, 30));
     return { id, rec, stdout: await this.stdoutOf(id) };
   }
 
