@@ -377,6 +377,22 @@ export function buildSpec(input: SpecInput): OciSpec {
     }
   }
 
+  if (config.CDI_devices?.length) {
+    throw new InvalidArgumentError(
+      `CDI devices (${
+        config.CDI_devices.map((d) => d.name).join(", ")
+      }) are not supported by this Skiff; ` +
+        `use CRI devices (host paths) instead`,
+    );
+  }
+  const userns = sc?.namespace_options?.userns_options;
+  if (userns && userns.mode && userns.mode !== "NODE") {
+    throw new InvalidArgumentError(
+      `user namespaces (mode ${userns.mode}) are not supported by this Skiff's runtime handlers; ` +
+        `run the pod with hostUsers: true`,
+    );
+  }
+
   // --- mounts
   const mounts: OciMount[] = [
     { destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"] },

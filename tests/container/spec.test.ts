@@ -366,6 +366,22 @@ Deno.test("spec: mounts with propagation, rro, devices, privileged, seccomp, app
     },
   };
   assertThrows(() => buildSpec(input({ config: aa })), Error, "no AppArmor");
+  const cdi = containerConfig({ command: ["sh"], CDI_devices: [{ name: "vendor.com/gpu=0" }] });
+  assertThrows(() => buildSpec(input({ config: cdi })), Error, "CDI devices");
+  const uns = containerConfig({ command: ["sh"] });
+  uns.linux = {
+    security_context: {
+      ...secCtx(),
+      namespace_options: {
+        network: "POD",
+        pid: "CONTAINER",
+        ipc: "POD",
+        target_id: "",
+        userns_options: { mode: "POD", uids: [], gids: [] },
+      },
+    },
+  };
+  assertThrows(() => buildSpec(input({ config: uns })), Error, "user namespaces");
   aa.linux.security_context!.apparmor = { profile_type: "RuntimeDefault", localhost_ref: "" };
   buildSpec(input({ config: aa }));
 });
