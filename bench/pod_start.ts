@@ -44,13 +44,23 @@ interface Started {
   containerId: string;
 }
 
-async function startPod(s: TestSkiff, image: string, n: number): Promise<[Started, number]> {
+interface Phases {
+  sandbox: number;
+  container: number;
+}
+
+async function startPod(
+  s: TestSkiff,
+  image: string,
+  n: number,
+): Promise<[Started, number, Phases]> {
   const t0 = performance.now();
   const cfg = podConfig(
     HOST_NETWORK ? { linux: { security_context: { namespace_options: { network: "NODE" } } } } : {},
   );
   cfg.log_directory = `${s.dir}/bench-logs/${n}`;
   const { pod_sandbox_id: podId } = await s.client.call("RunPodSandbox", { config: cfg });
+  const t1 = performance.now();
   const { container_id: containerId } = await s.client.call("CreateContainer", {
     pod_sandbox_id: podId,
     config: {
@@ -62,7 +72,8 @@ async function startPod(s: TestSkiff, image: string, n: number): Promise<[Starte
     sandbox_config: cfg,
   });
   await s.client.call("StartContainer", { container_id: containerId });
-  return [{ podId, containerId }, performance.now() - t0];
+  const t2 = performance.now();
+  return [{ podId, containerId }, t2 - t0, { sandbox: t1 - t0, container: t2 - t1 }];
 }
 
 async function removePods(s: TestSkiff, pods: Started[]): Promise<void> {
@@ -74,16 +85,22 @@ async function removePods(s: TestSkiff, pods: Started[]): Promise<void> {
 
 interface Round {
   times: number[];
+  sandbox: number[];
+  container: number[];
   rssKiB: number;
   conmonPssKiB: number[];
 }
 
 async function skiffRound(s: TestSkiff, image: string, concurrent: boolean): Promise<Round> {
   const times: number[] = [];
+  const sandbox: number[] = [];
+  const container: number[] = [];
   const pods: Started[] = [];
   const one = async (n: number) => {
-    const [p, ms] = await startPod(s, image, n);
+    const [p, ms, phases] = await startPod(s, image, n);
     times.push(ms);
+    sandbox.push(phases.sandbox);
+    container.push(phases.container);
     pods.push(p);
   };
   if (concurrent) await Promise.all(Array.from({ length: COUNT }, (_, i) => one(i)));
@@ -99,7 +116,7 @@ async function skiffRound(s: TestSkiff, image: string, concurrent: boolean): Pro
     conmonPssKiB.push(kib(`/proc/${conmonPid}/smaps_rollup`, "Pss"));
   }
   await removePods(s, pods);
-  return { times, rssKiB, conmonPssKiB };
+  return { times, sandbox, container, rssKiB, conmonPssKiB };
 }
 
 /** The floor: runc create + start of a bundle like Skiff's, straight from this process. */
@@ -201,6 +218,12 @@ try {
       } | floor (runc create+start) p50 ${fmt(f50)} p95 ${fmt(f95)} | ratio p50 ${
         (p50 / f50).toFixed(2)
       }x p95 ${(p95 / f95).toFixed(2)}x`,
+    );
+    const c50 = pct(r.container, 50);
+    console.log(
+      `${"".padEnd(10)} of which RunPodSandbox p50 ${
+        fmt(pct(r.sandbox, 50))
+      }, CreateContainer+StartContainer p50 ${fmt(c50)} (${(c50 / f50).toFixed(2)}x the floor)`,
     );
     const pss = r.conmonPssKiB.filter((x) => x > 0);
     console.log(

@@ -566,10 +566,11 @@ export class ContainerService implements ImageUsage, PodContainers, ContainerLoo
   ): Promise<void> {
     if (this.deps.config.cgroup_driver !== "cgroupfs") return;
     rec.conmonCgroupParent = sandbox.cgroupParent;
+    // Synchronous calls: a handful of tiny cgroupfs writes, cheaper than thread-pool hops.
     for (const dir of conmonCgroupDirs(sandbox.cgroupParent, rec.id)) {
       try {
-        await Deno.mkdir(dir, { recursive: true });
-        await Deno.writeTextFile(`${dir}/cgroup.procs`, `${pid}\n`);
+        Deno.mkdirSync(dir, { recursive: true });
+        Deno.writeTextFileSync(`${dir}/cgroup.procs`, `${pid}\n`);
       } catch (err) {
         this.log.debug("conmon not moved into a pod cgroup", { dir, err: errorMessage(err) });
       }
