@@ -309,6 +309,12 @@ export class ContainerService implements ImageUsage, PodContainers, ContainerLoo
         `container "${name}" attempt ${attempt} already exists in pod ${sandboxId} as ${taken}; remove it first`,
       );
     }
+    const logRel = config.log_path ?? "";
+    if (logRel.startsWith("/") || logRel.split("/").includes("..")) {
+      throw new InvalidArgumentError(
+        `log_path "${logRel}" must be relative to the pod's log directory and stay inside it`,
+      );
+    }
     const handlerName = sandbox.runtimeHandler || this.deps.config.runtime.default_handler;
     const handler = this.deps.config.runtime.handlers[handlerName];
     if (!handler) {

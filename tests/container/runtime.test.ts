@@ -4,7 +4,7 @@
  */
 import { assert, assertEquals, assertMatch, assertRejects } from "./assert.ts";
 import { containerConfig, kv, RuntimeFixture, runtimePrerequisitesMissing } from "./fixture.ts";
-import { AlreadyExistsError, NotFoundError } from "../../core/errors.ts";
+import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from "../../core/errors.ts";
 import type { LinuxContainerSecurityContext } from "../../cri/types.ts";
 
 const ignore = runtimePrerequisitesMissing() !== null;
@@ -429,6 +429,17 @@ Deno.test(
       assertMatch(
         f.service.get(noexec).message,
         /\/etc\/passwd.*permission denied|permission denied/,
+      );
+
+      // the log stays inside the pod's log directory
+      await assertRejects(
+        () =>
+          f.service.create(
+            sb.id,
+            containerConfig({ command: ["true"], log_path: "../../escape.log" }),
+          ),
+        InvalidArgumentError,
+        "log_path",
       );
 
       // name+attempt unique per pod; removal is idempotent and frees the name
