@@ -79,6 +79,8 @@ export interface ContainerRecord {
   runtimeOptions: string[];
   pid: number;
   conmonPid: number;
+  /** The kernel boot it was started in: after a reboot its PIDs mean nothing. */
+  bootId?: string;
   /** Pod cgroup conmon was moved under (cgroupfs driver), to remove its cgroup later. */
   conmonCgroupParent?: string;
   bundleDir: string;
@@ -179,6 +181,18 @@ function randomId(): string {
   ).join("");
 }
 
+let bootIdCache: string | undefined;
+function bootId(): string {
+  bootIdCache ??= (() => {
+    try {
+      return Deno.readTextFileSync("/proc/sys/kernel/random/boot_id").trim();
+    } catch {
+      return "";
+    }
+  })();
+  return bootIdCache;
+}
+
 function isAlive(pid: number): boolean {
   if (pid <= 0) return false;
   try {
@@ -233,7 +247,15 @@ export class ContainerService implements ImageUsage, PodContainers, ContainerLoo
       }
       this.remember(rec);
       if (rec.state === "CONTAINER_RUNNING") {
-        if (!this.settleExit(rec) && !isAlive(rec.conmonPid) && !isAlive(rec.pid)) {
+        if (rec.bootId && rec.bootId !== bootId()) {
+          this.markExited(
+            rec,
+            255,
+            "Unknown",
+            "the node rebooted while it was running",
+            Date.now(),
+          );
+        } else if (!this.settleExit(rec) && !isAlive(rec.conmonPid) && !isAlive(rec.pid)) {
           this.markExited(
             rec,
             255,
@@ -538,6 +560,7 @@ export class ContainerService implements ImageUsage, PodContainers, ContainerLoo
         });
         rec.pid = started.pid;
         rec.conmonPid = started.conmonPid;
+        rec.bootId = bootId();
         // The process may end before `runc start` returns: take the time before, so that
         // finished_at is never earlier than started_at.
         rec.startedAt = Date.now();

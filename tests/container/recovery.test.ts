@@ -49,6 +49,34 @@ Deno.test(
   },
 );
 
+Deno.test(
+  "recovery: containers recorded in an earlier boot are not trusted to be running",
+  opts,
+  async () => {
+    const f = await RuntimeFixture.create();
+    try {
+      const sb = await f.pod();
+      const id = await f.run(sb, { command: ["sleep", "1000"] });
+      const rec = f.service.get(id);
+      // Its PIDs are alive, but the record says another boot: PIDs from then mean nothing.
+      f.store.collection("containers").put(id, { ...rec, bootId: "an-earlier-boot" }, sb.id);
+      f.crash();
+      await f.open();
+      const after = f.service.get(id);
+      assertEquals([after.state, after.exitCode, after.reason], [
+        "CONTAINER_EXITED",
+        255,
+        "Unknown",
+      ]);
+      assert(after.message.includes("rebooted"), after.message);
+      await f.service.remove(id); // runc delete --force takes the real process down
+      assert(!Deno.readTextFileSync("/proc/self/mountinfo").includes(rec.bundleDir));
+    } finally {
+      await f.dispose();
+    }
+  },
+);
+
 Deno.test("recovery: a container a crash left half-created is undone at start", opts, async () => {
   const f = await RuntimeFixture.create();
   try {
