@@ -272,6 +272,52 @@ export interface AuthorityFrontOptions {
  * sockets in the same process as grpc-js's node:http2 server, Deno 2.9 crashed (SIGSEGV)
  * when a proxied connection closed.
  */
+/**
+ * Server → client: frames pass byte for byte except the server's GOAWAY, which is dropped.
+ * Deno 2.9's nghttp2 can abort a *client* process that receives a GOAWAY on a session that
+ * has carried many streams (the same find_stream_on_goaway_func assertion as above), and
+ * grpc-js sends one to every client at shutdown. Without it the client learns of the
+ * shutdown from the closed connection instead, and reconnects as it would after a GOAWAY;
+ * grpc clients retry streams the server refuses meanwhile.
+ */
+export class ServerGoawayFilter {
+  private header = new Uint8Array(FRAME_HEADER_LENGTH);
+  private headerFill = 0;
+  /** Bytes left of the current frame's payload, and whether they are passed on. */
+  private payloadLeft = 0;
+  private passPayload = true;
+  goawaysDropped = 0;
+
+  push(chunk: Uint8Array): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    let pos = 0;
+    while (pos < chunk.length) {
+      if (this.payloadLeft > 0) {
+        const n = Math.min(this.payloadLeft, chunk.length - pos);
+        if (this.passPayload) out.push(chunk.subarray(pos, pos + n));
+        this.payloadLeft -= n;
+        pos += n;
+        continue;
+      }
+      const n = Math.min(FRAME_HEADER_LENGTH - this.headerFill, chunk.length - pos);
+      this.header.set(chunk.subarray(pos, pos + n), this.headerFill);
+      this.headerFill += n;
+      pos += n;
+      if (this.headerFill < FRAME_HEADER_LENGTH) break;
+      this.headerFill = 0;
+      const h = this.header;
+      const length = (h[0] << 16) | (h[1] << 8) | h[2];
+      const type = h[3];
+      const streamId = ((h[5] & 0x7f) << 24) | (h[6] << 16) | (h[7] << 8) | h[8];
+      this.passPayload = !(type === FRAME_GOAWAY && streamId === 0);
+      if (this.passPayload) out.push(h.slice());
+      else this.goawaysDropped++;
+      this.payloadLeft = length;
+    }
+    return out;
+  }
+}
+
 export class AuthorityFront {
   private server?: net.Server;
   private readonly sockets = new Set<net.Socket>();
@@ -302,8 +348,8 @@ export class AuthorityFront {
   }
 
   /**
-   * Stops accepting; open connections stay (the gRPC server's GOAWAY reaches their clients
-   * through them) until closeConnections(). Does not wait for them: kubelet keeps its
+   * Stops accepting; open connections stay (their in-flight calls finish through them)
+   * until closeConnections(). Does not wait for them: kubelet keeps its
    * connection open for as long as it runs.
    */
   stopAccepting(): void {
@@ -366,9 +412,14 @@ export class AuthorityFront {
       if (out.length > 0 && !upstream.write(out)) client.pause();
     });
     upstream.on("drain", () => client.resume());
-    // Server → client: untouched bytes.
+    // Server → client: untouched bytes, but for the server's GOAWAY (see ServerGoawayFilter).
+    const responses = new ServerGoawayFilter();
     upstream.on("data", (chunk: Uint8Array) => {
-      if (!client.write(chunk)) upstream.pause();
+      let blocked = false;
+      for (const part of responses.push(chunk)) {
+        if (!client.write(part)) blocked = true;
+      }
+      if (blocked) upstream.pause();
     });
     client.on("drain", () => upstream.resume());
     // An orderly end on one side is passed on as a half-close, as a TCP proxy does.
