@@ -103,9 +103,9 @@ async function main(argv: string[]): Promise<number> {
     console.error(`compile: ${problem}`);
     return 1;
   }
-  await Deno.mkdir(`${ROOT}/${values.output!.split("/").slice(0, -1).join("/") || "."}`, {
-    recursive: true,
-  });
+  // Relative outputs are relative to the repo root, where deno compile runs.
+  const output = values.output!.startsWith("/") ? values.output! : `${ROOT}/${values.output}`;
+  await Deno.mkdir(output.split("/").slice(0, -1).join("/") || "/", { recursive: true });
   const built = await new Deno.Command(Deno.execPath(), {
     args,
     cwd: ROOT,
@@ -117,7 +117,6 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   // The binary must be Skiff, not a deno CLI that a wrong base binary would produce.
-  const output = values.output!.startsWith("/") ? values.output! : `${ROOT}/${values.output}`;
   const check = await new Deno.Command(output, {
     args: ["version"],
     stdout: "piped",
