@@ -1,0 +1,332 @@
+/**
+ * bench/compare: Skiff and containerd side by side, driven by the same CRI client with the
+ * same workloads, one runtime at a time on this machine.
+ *
+ *   deno run --allow-all bench/compare.ts            # full counts (~5-10 min on 2 cores)
+ *   deno run --allow-all bench/compare.ts --quick    # small counts, a smoke run (~1-2 min)
+ *   options: --only skiff|containerd (one side, no ratios), --out DIR (default bench/results)
+ *
+ * Both runtimes use runc with cgroupfs, the same bridge + host-local + portmap conflist (each
+ * with its own bridge name and subnet), and one local registry (Debian's docker-registry on
+ * 127.0.0.1) holding the images built here: a busybox image for the containers, a
+ * busybox-based pause image (`sleep`) for containerd's sandboxes, and a multi-layer image for
+ * the pull. containerd (Debian's 1.6.x) is started by the bench with its CRI plugin and a
+ * private root, state, socket and runc root. Workloads: RunPodSandbox, CreateContainer,
+ * StartContainer, Stop/Remove, full pod start p50/p95 (sequential and 20 concurrent),
+ * PullImage of a multi-layer image (removed between runs), ListContainers with 100
+ * containers, and memory at 0 and 50 running pods (runtime RSS/PSS and all conmon/shim PSS,
+ * from /proc/<pid>/smaps_rollup). Prints Skiff/containerd ratios and writes JSON + a
+ * markdown table to bench/results/. Removes everything it made, pass, fail or Ctrl-C.
+ */
+import { parseArgs } from "node:util";
+import { TestSkiff } from "../tests/helpers/skiff.ts";
+import { TestRegistry } from "../tests/helpers/registry.ts";
+import {
+  buildImage,
+  busyboxLayerEntries,
+  file,
+  pushBusyboxImage,
+  pushImage,
+} from "../tests/helpers/oci_build.ts";
+import type { TarEntry } from "../tests/helpers/oci_build.ts";
+import { randomHex } from "../tests/helpers/env.ts";
+import { BenchContainerd, containerdMissing, pidsWhoseCmdlineHas } from "./compare/containerd.ts";
+import { describeMachine, removeCgroup, run } from "./compare/host.ts";
+import type { MachineDescription } from "./compare/host.ts";
+import {
+  concurrentStarts,
+  type Lifecycle,
+  listContainers,
+  type MemorySample,
+  memoryWithPods,
+  pullFresh,
+  type RuntimeUnderTest,
+  sampleMemory,
+  sequentialLifecycle,
+  startPod,
+  stopPod,
+} from "./compare/workloads.ts";
+import {
+  type BenchResult,
+  markdownTable,
+  type RuntimeResult,
+  textTable,
+} from "./compare/report.ts";
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    only: { type: "string" },
+    out: { type: "string", default: new URL("./results", import.meta.url).pathname },
+  },
+});
+const QUICK = values.quick;
+const ONLY = values.only as "skiff" | "containerd" | undefined;
+if (ONLY && ONLY !== "skiff" && ONLY !== "containerd") {
+  console.error(`--only must be "skiff" or "containerd", not ${JSON.stringify(ONLY)}`);
+  Deno.exit(2);
+}
+
+/** Counts: full ones sized to finish in well under ten minutes on two cores. */
+const COUNTS = QUICK
+  ? {
+    sequential: 5,
+    concurrentWidth: 5,
+    concurrentRounds: 1,
+    pulls: 1,
+    listPods: 4,
+    listPerPod: 5,
+    listCalls: 10,
+    memoryPods: 5,
+  }
+  : {
+    sequential: 30,
+    concurrentWidth: 20,
+    concurrentRounds: 2,
+    pulls: 5,
+    listPods: 10,
+    listPerPod: 10,
+    listCalls: 50,
+    memoryPods: 50,
+  };
+
+const progress = (m: string) => console.error(`[compare] ${m}`);
+
+// Everything to undo, newest first, run on success, failure and Ctrl-C alike. Each side of
+// the bench unwinds its own entries when it is done (`unwindTo`); `cleanupAll` unwinds the rest.
+const cleanups: (() => Promise<void>)[] = [];
+/** Things that must be gone after the run, checked at the end: [what, still there?]. */
+const leakChecks: [string, () => Promise<boolean>][] = [];
+async function unwindTo(depth: number): Promise<void> {
+  while (cleanups.length > depth) {
+    const undo = cleanups.pop()!;
+    await undo().catch((e) => console.error(`[compare] clean-up step failed: ${e}`));
+  }
+}
+let cleaning: Promise<void> | undefined;
+function cleanupAll(): Promise<void> {
+  cleaning ??= unwindTo(0);
+  return cleaning;
+}
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  Deno.addSignalListener(sig, () => {
+    progress(`${sig}: cleaning up`);
+    cleanupAll().finally(() => Deno.exit(130));
+  });
+}
+
+/** A multi-layer image: the busybox layer plus four ~3 MiB layers of incompressible files. */
+async function pushMultiLayerImage(registry: TestRegistry, name: string) {
+  const layers: TarEntry[][] = [busyboxLayerEntries()];
+  for (let l = 0; l < 4; l++) {
+    const entries: TarEntry[] = [];
+    for (let f = 0; f < 48; f++) {
+      const bytes = new Uint8Array(64 * 1024);
+      crypto.getRandomValues(bytes);
+      entries.push(file(`data/layer${l}/f${f}.bin`, bytes));
+    }
+    layers.push(entries);
+  }
+  const built = await buildImage({ layers, config: { Cmd: ["sh"] } });
+  const bytes = built.layers.reduce((n, b) => n + b.bytes.length, 0);
+  return { ...(await pushImage(registry, name, built)), layers: built.layers.length, bytes };
+}
+
+interface Images {
+  busybox: string;
+  pause: string;
+  multiLayer: string;
+}
+
+async function benchRuntime(rt: RuntimeUnderTest, images: Images): Promise<RuntimeResult> {
+  const step = (m: string) => progress(`${rt.name}: ${m}`);
+  step("pulling the busybox and pause images; warm-up pod");
+  await rt.client.call("PullImage", { image: { image: images.busybox } });
+  await rt.client.call("PullImage", { image: { image: images.pause } });
+  // Warm-up: first-call costs (module loading, first runc, first CNI) are not measured.
+  for (let i = 0; i < 2; i++) await stopPod(rt, (await startPod(rt, images.busybox)).pod);
+  await new Promise((r) => setTimeout(r, 1000));
+  const memoryIdle: MemorySample = sampleMemory(rt, 0);
+
+  step(`${COUNTS.sequential} pods, sequentially`);
+  const sequential: Lifecycle = await sequentialLifecycle(rt, images.busybox, COUNTS.sequential);
+  step(`${COUNTS.concurrentRounds} x ${COUNTS.concurrentWidth} pods at once`);
+  const concurrent = await concurrentStarts(
+    rt,
+    images.busybox,
+    COUNTS.concurrentWidth,
+    COUNTS.concurrentRounds,
+  );
+  step(`memory with ${COUNTS.memoryPods} running pods`);
+  const memoryLoaded = await memoryWithPods(rt, images.busybox, COUNTS.memoryPods);
+  step(`ListContainers with ${COUNTS.listPods * COUNTS.listPerPod} containers`);
+  const list = await listContainers(
+    rt,
+    images.busybox,
+    COUNTS.listPods,
+    COUNTS.listPerPod,
+    COUNTS.listCalls,
+  );
+  step(`PullImage of the multi-layer image, ${COUNTS.pulls} fresh pull(s)`);
+  const pulls = await pullFresh(rt, images.multiLayer, COUNTS.pulls);
+  return { sequential, concurrent, memoryIdle, memoryLoaded, list, pulls };
+}
+
+async function runSkiff(registry: TestRegistry, images: Images): Promise<RuntimeResult> {
+  const depth = cleanups.length;
+  const s = await TestSkiff.create({ bridge: true });
+  cleanups.push(() => s.dispose());
+  addLeakChecks(s.dir, s.bridgeName);
+  // containerd logs at info: so does Skiff here (the test helper's default is debug).
+  await Deno.writeTextFile(
+    s.configPath,
+    s.configToml().replace(`log_level = "debug"`, `log_level = "info"`),
+  );
+  const cgroupParent = `/skiff-bench-${randomHex(8)}`;
+  cleanups.push(() => removeCgroup(cgroupParent));
+  leakChecks.push([`cgroup ${cgroupParent}`, () => cgroupPresent(cgroupParent)]);
+  progress(
+    `skiff: starting (bridge ${s.bridgeName}, subnet ${s.subnet}, registry ${registry.host})`,
+  );
+  await s.start();
+  const rt: RuntimeUnderTest = {
+    name: "skiff",
+    client: s.client,
+    logRoot: `${s.dir}/pod-logs`,
+    cgroupParent,
+    runtimePid: () => s.pid!,
+    monitorPids: () => pidsByComm("conmon", s.dir),
+  };
+  try {
+    return await benchRuntime(rt, images);
+  } finally {
+    await unwindTo(depth);
+  }
+}
+
+async function runContainerd(registry: TestRegistry, images: Images): Promise<RuntimeResult> {
+  const depth = cleanups.length;
+  const c = await BenchContainerd.create({
+    sandboxImage: images.pause,
+    registryHost: registry.host,
+  });
+  cleanups.push(() => c.dispose());
+  addLeakChecks(c.dir, c.bridgeName);
+  leakChecks.push([`containerd shims`, async () => c.shimPids().length > 0]);
+  leakChecks.push([`containerd netns`, async () => c.leftoverNetns().length > 0]);
+  const cgroupParent = `/skiff-bench-${randomHex(8)}`;
+  cleanups.push(() => removeCgroup(cgroupParent));
+  leakChecks.push([`cgroup ${cgroupParent}`, () => cgroupPresent(cgroupParent)]);
+  progress(`containerd: starting (bridge ${c.bridgeName}, subnet ${c.subnet})`);
+  await c.start();
+  const rt: RuntimeUnderTest = {
+    name: "containerd",
+    client: c.client,
+    logRoot: `${c.dir}/pod-logs`,
+    cgroupParent,
+    runtimePid: () => c.pid!,
+    monitorPids: () => c.shimPids(),
+  };
+  try {
+    return await benchRuntime(rt, images);
+  } finally {
+    await unwindTo(depth);
+  }
+}
+
+function addLeakChecks(dir: string, bridge: string): void {
+  leakChecks.push([`dir ${dir}`, async () => await exists(dir)]);
+  leakChecks.push([
+    `bridge ${bridge}`,
+    async () => (await run(["ip", "link", "show", bridge])).code === 0,
+  ]);
+  leakChecks.push([
+    `mounts under ${dir}`,
+    async () => (await Deno.readTextFile("/proc/self/mountinfo")).includes(dir),
+  ]);
+  leakChecks.push([`processes mentioning ${dir}`, async () => pidsWhoseCmdlineHas(dir).length > 0]);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function cgroupPresent(path: string): Promise<boolean> {
+  for (const controller of ["memory", "cpu,cpuacct", "pids", "unified", ""]) {
+    if (await exists(`/sys/fs/cgroup/${controller}${path}`.replace("//", "/"))) return true;
+  }
+  return false;
+}
+
+/** PIDs whose /proc/<pid>/comm is `comm` and whose command line mentions `needle`. */
+function pidsByComm(comm: string, needle: string): number[] {
+  return pidsWhoseCmdlineHas(needle).filter((pid) => {
+    try {
+      return Deno.readTextFileSync(`/proc/${pid}/comm`).trim() === comm;
+    } catch {
+      return false;
+    }
+  });
+}
+
+async function main(): Promise<void> {
+  const missing = ONLY === "skiff" ? null : containerdMissing();
+  if (missing) {
+    console.error(`[compare] ${missing}`);
+    Deno.exit(1);
+  }
+  const machine: MachineDescription = await describeMachine();
+  const registry = await TestRegistry.start();
+  cleanups.push(() => registry.stop());
+  const results: BenchResult = {
+    quick: QUICK,
+    counts: COUNTS,
+    machine,
+    multiLayerImage: { layers: 0, bytes: 0 },
+    runtimes: {},
+  };
+  try {
+    progress(`building and pushing images to ${registry.host}`);
+    const busybox = await pushBusyboxImage(registry, "bench/busybox:1");
+    const pause = await pushBusyboxImage(registry, "bench/pause:1", {
+      config: { Cmd: ["sleep", "2147483647"] },
+    });
+    const multi = await pushMultiLayerImage(registry, "bench/multilayer:1");
+    results.multiLayerImage = { layers: multi.layers, bytes: multi.bytes };
+    const images: Images = { busybox: busybox.ref, pause: pause.ref, multiLayer: multi.ref };
+    const started = performance.now();
+    if (ONLY !== "containerd") results.runtimes.skiff = await runSkiff(registry, images);
+    if (ONLY !== "skiff") results.runtimes.containerd = await runContainerd(registry, images);
+    results.seconds = Math.round((performance.now() - started) / 1000);
+  } finally {
+    await cleanupAll();
+  }
+
+  console.log(textTable(results));
+  await Deno.mkdir(values.out!, { recursive: true });
+  const base = `${values.out}/compare${QUICK ? "-quick" : ""}`;
+  await Deno.writeTextFile(`${base}.json`, JSON.stringify(results, null, 2) + "\n");
+  await Deno.writeTextFile(`${base}.md`, markdownTable(results));
+  progress(`results written to ${base}.json and ${base}.md`);
+}
+
+try {
+  await main();
+} catch (e) {
+  await cleanupAll();
+  console.error(`[compare] failed: ${e instanceof Error ? e.stack : e}`);
+  Deno.exit(1);
+}
+// Leftovers check: nothing of ours may survive the run.
+const leaked: string[] = [];
+for (const [what, present] of leakChecks) if (await present()) leaked.push(what);
+if (leaked.length > 0) {
+  console.error(`[compare] LEFT BEHIND: ${leaked.join("; ")}`);
+  Deno.exit(1);
+}
+progress("clean: no bridge, netns, cgroup, mount, process or temp dir of the run is left");

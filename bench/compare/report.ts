@@ -1,0 +1,149 @@
+/**
+ * Results of the side-by-side bench and their tables: one row per measure, Skiff, containerd
+ * and the Skiff/containerd ratio (below 1 means Skiff took less time or memory).
+ */
+import type { MachineDescription } from "./host.ts";
+import type { Lifecycle, MemorySample } from "./workloads.ts";
+
+export interface RuntimeResult {
+  sequential: Lifecycle;
+  concurrent: Lifecycle;
+  memoryIdle: MemorySample;
+  memoryLoaded: MemorySample;
+  list: { containers: number; times: number[] };
+  pulls: number[];
+}
+
+export interface BenchResult {
+  quick: boolean;
+  counts: Record<string, number>;
+  machine: MachineDescription;
+  multiLayerImage: { layers: number; bytes: number };
+  runtimes: { skiff?: RuntimeResult; containerd?: RuntimeResult };
+  seconds?: number;
+}
+
+export function percentile(xs: number[], p: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+}
+
+interface Row {
+  measure: string;
+  unit: "ms" | "MiB" | "";
+  value: (r: RuntimeResult) => number;
+}
+
+function rows(res: BenchResult): Row[] {
+  const c = res.counts;
+  const ms = (measure: string, value: (r: RuntimeResult) => number): Row => ({
+    measure,
+    unit: "ms",
+    value,
+  });
+  const mib = (measure: string, value: (r: RuntimeResult) => number): Row => ({
+    measure,
+    unit: "MiB",
+    value: (r) => value(r) / 1024,
+  });
+  const seq = (r: RuntimeResult) => r.sequential;
+  const width = c.concurrentWidth;
+  const listN = c.listPods * c.listPerPod;
+  const pods = c.memoryPods;
+  return [
+    ms("RunPodSandbox p50", (r) => percentile(seq(r).start.map((t) => t.runPodSandbox), 50)),
+    ms("CreateContainer p50", (r) => percentile(seq(r).start.map((t) => t.createContainer), 50)),
+    ms("StartContainer p50", (r) => percentile(seq(r).start.map((t) => t.startContainer), 50)),
+    ms("StopContainer p50", (r) => percentile(seq(r).stop.map((t) => t.stopContainer), 50)),
+    ms("RemoveContainer p50", (r) => percentile(seq(r).stop.map((t) => t.removeContainer), 50)),
+    ms(
+      "StopPodSandbox+RemovePodSandbox p50",
+      (r) => percentile(seq(r).stop.map((t) => t.stopRemovePod), 50),
+    ),
+    ms("pod start, sequential p50", (r) => percentile(seq(r).start.map((t) => t.total), 50)),
+    ms("pod start, sequential p95", (r) => percentile(seq(r).start.map((t) => t.total), 95)),
+    ms(
+      `pod start, ${width} concurrent p50`,
+      (r) => percentile(r.concurrent.start.map((t) => t.total), 50),
+    ),
+    ms(
+      `pod start, ${width} concurrent p95`,
+      (r) => percentile(r.concurrent.start.map((t) => t.total), 95),
+    ),
+    ms(
+      `PullImage ${res.multiLayerImage.layers}-layer image p50`,
+      (r) => percentile(r.pulls, 50),
+    ),
+    ms(`ListContainers (${listN} containers) p50`, (r) => percentile(r.list.times, 50)),
+    ms(`ListContainers (${listN} containers) p95`, (r) => percentile(r.list.times, 95)),
+    mib("0 pods: runtime RSS", (r) => r.memoryIdle.runtimeRssKiB),
+    mib("0 pods: runtime PSS", (r) => r.memoryIdle.runtimePssKiB),
+    mib(`${pods} pods: runtime RSS`, (r) => r.memoryLoaded.runtimeRssKiB),
+    mib(`${pods} pods: runtime PSS`, (r) => r.memoryLoaded.runtimePssKiB),
+    mib(`${pods} pods: conmon / shim PSS, all`, (r) => r.memoryLoaded.monitorsPssKiB),
+    {
+      measure: `${pods} pods: conmon / shim processes`,
+      unit: "",
+      value: (r) => r.memoryLoaded.monitors,
+    },
+    mib(`${pods} pods: runtime + monitors PSS`, (r) => r.memoryLoaded.totalPssKiB),
+  ];
+}
+
+function fmt(v: number | undefined, unit: Row["unit"]): string {
+  if (v === undefined || Number.isNaN(v)) return "–";
+  if (unit === "") return String(v);
+  return `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ${unit}`;
+}
+
+function ratio(a: number | undefined, b: number | undefined): string {
+  if (a === undefined || b === undefined || !(b > 0)) return "–";
+  return `${(a / b).toFixed(2)}x`;
+}
+
+function table(res: BenchResult): string[][] {
+  const { skiff, containerd } = res.runtimes;
+  return rows(res).map((row) => {
+    const s = skiff ? row.value(skiff) : undefined;
+    const c = containerd ? row.value(containerd) : undefined;
+    return [row.measure, fmt(s, row.unit), fmt(c, row.unit), ratio(s, c)];
+  });
+}
+
+const HEADER = ["measure", "Skiff", "containerd", "Skiff/containerd"];
+
+export function textTable(res: BenchResult): string {
+  const body = table(res);
+  const widths = HEADER.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
+  return [
+    `Skiff vs containerd${res.quick ? " (--quick counts)" : ""}: ratio < 1 = Skiff faster/smaller`,
+    line(HEADER),
+    line(widths.map((w) => "-".repeat(w))),
+    ...body.map(line),
+  ].join("\n");
+}
+
+export function markdownTable(res: BenchResult): string {
+  const m = res.machine;
+  const c = res.counts;
+  const body = table(res);
+  return [
+    `| ${HEADER.join(" | ")} |`,
+    `|---|---:|---:|---:|`,
+    ...body.map((r) => `| ${r.join(" | ")} |`),
+    "",
+    `Ratio below 1: Skiff took less time or memory. ${c.sequential} sequential pods, ` +
+    `${c.concurrentRounds} x ${c.concurrentWidth} concurrent, ${c.pulls} fresh pull(s) of a ` +
+    `${res.multiLayerImage.layers}-layer ${(res.multiLayerImage.bytes / 1048576).toFixed(1)} MiB ` +
+    `image, ${c.listCalls} ListContainers calls, memory at 0 and ${c.memoryPods} running pods` +
+    (res.seconds ? `; ${res.seconds} s in all.` : "."),
+    "",
+    `Machine (${m.date}): ${m.cpuModel}, ${m.cpus} CPUs, ${m.memTotalMiB} MiB RAM, ` +
+    `cgroup ${m.cgroup}; \`${m.uname}\`; ${m.deno}; ${m.containerd}; ` +
+    `${m.runc.replace(/\n/g, " ")}; ${m.conmon}.`,
+    "",
+  ].join("\n");
+}

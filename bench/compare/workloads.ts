@@ -1,0 +1,282 @@
+/**
+ * The workloads of the side-by-side bench, written once against a CRI client so Skiff and
+ * containerd are driven by exactly the same calls with the same configs.
+ */
+import type { CriClient } from "../../cri/client.ts";
+import type { DeepPartial } from "../../cri/handler.ts";
+import type { PodSandboxConfig } from "../../cri/types.ts";
+import { processMemory, totalPssKiB } from "./host.ts";
+
+/** One runtime under test, as the workloads see it. */
+export interface RuntimeUnderTest {
+  name: "skiff" | "containerd";
+  client: CriClient;
+  /** Directory for pod log directories (inside the runtime's own temp dir). */
+  logRoot: string;
+  /** The cgroup parent given to every pod (removed after the run). */
+  cgroupParent: string;
+  /** The runtime's own process. */
+  runtimePid(): number;
+  /** Its per-pod/per-container helper processes: conmons (Skiff) or shims (containerd). */
+  monitorPids(): number[];
+}
+
+export interface PodHandle {
+  podId: string;
+  containerIds: string[];
+  config: DeepPartial<PodSandboxConfig>;
+}
+
+let podSeq = 0;
+
+export function podConfig(rt: RuntimeUnderTest): DeepPartial<PodSandboxConfig> {
+  const n = ++podSeq;
+  return {
+    metadata: { name: `bench${n}`, namespace: "bench", uid: crypto.randomUUID(), attempt: 0 },
+    hostname: `bench${n}`,
+    log_directory: `${rt.logRoot}/pod${n}`,
+    labels: { app: "compare-bench" },
+    linux: {
+      cgroup_parent: rt.cgroupParent,
+      security_context: { namespace_options: { network: "POD", pid: "CONTAINER", ipc: "POD" } },
+    },
+  };
+}
+
+export interface PodStartTimes {
+  runPodSandbox: number;
+  createContainer: number;
+  startContainer: number;
+  /** RunPodSandbox through StartContainer. */
+  total: number;
+}
+
+export interface PodStopTimes {
+  stopContainer: number;
+  removeContainer: number;
+  /** StopPodSandbox + RemovePodSandbox. */
+  stopRemovePod: number;
+  total: number;
+}
+
+/** RunPodSandbox + CreateContainer + StartContainer of one `sleep` container. */
+export async function startPod(
+  rt: RuntimeUnderTest,
+  image: string,
+): Promise<{ pod: PodHandle; times: PodStartTimes }> {
+  const config = podConfig(rt);
+  await Deno.mkdir(config.log_directory!, { recursive: true });
+  const t0 = performance.now();
+  const { pod_sandbox_id: podId } = await rt.client.call("RunPodSandbox", { config });
+  const t1 = performance.now();
+  const { container_id: containerId } = await rt.client.call("CreateContainer", {
+    pod_sandbox_id: podId,
+    config: {
+      metadata: { name: "main", attempt: 0 },
+      image: { image },
+      command: ["sleep", "3600"],
+      log_path: "main.log",
+    },
+    sandbox_config: config,
+  });
+  const t2 = performance.now();
+  await rt.client.call("StartContainer", { container_id: containerId });
+  const t3 = performance.now();
+  return {
+    pod: { podId, containerIds: [containerId], config },
+    times: {
+      runPodSandbox: t1 - t0,
+      createContainer: t2 - t1,
+      startContainer: t3 - t2,
+      total: t3 - t0,
+    },
+  };
+}
+
+/**
+ * StopContainer (timeout 0: `sleep` as PID 1 ignores SIGTERM, so any grace period would
+ * only measure the wait), RemoveContainer, StopPodSandbox, RemovePodSandbox.
+ */
+export async function stopPod(rt: RuntimeUnderTest, pod: PodHandle): Promise<PodStopTimes> {
+  const t0 = performance.now();
+  for (const id of pod.containerIds) {
+    await rt.client.call("StopContainer", { container_id: id, timeout: "0" });
+  }
+  const t1 = performance.now();
+  for (const id of pod.containerIds) await rt.client.call("RemoveContainer", { container_id: id });
+  const t2 = performance.now();
+  await rt.client.call("StopPodSandbox", { pod_sandbox_id: pod.podId });
+  await rt.client.call("RemovePodSandbox", { pod_sandbox_id: pod.podId });
+  const t3 = performance.now();
+  return {
+    stopContainer: t1 - t0,
+    removeContainer: t2 - t1,
+    stopRemovePod: t3 - t2,
+    total: t3 - t0,
+  };
+}
+
+/** Runs `fn` over 0..n-1 with at most `width` in flight; results in index order. */
+export async function pool<T>(
+  n: number,
+  width: number,
+  fn: (i: number) => Promise<T>,
+): Promise<T[]> {
+  const out = new Array<T>(n);
+  let next = 0;
+  const worker = async () => {
+    while (next < n) {
+      const i = next++;
+      out[i] = await fn(i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, n) }, worker));
+  return out;
+}
+
+export interface Lifecycle {
+  start: PodStartTimes[];
+  stop: PodStopTimes[];
+}
+
+/** `count` pods started and torn down one after another. */
+export async function sequentialLifecycle(
+  rt: RuntimeUnderTest,
+  image: string,
+  count: number,
+): Promise<Lifecycle> {
+  const start: PodStartTimes[] = [];
+  const stop: PodStopTimes[] = [];
+  for (let i = 0; i < count; i++) {
+    const { pod, times } = await startPod(rt, image);
+    start.push(times);
+    stop.push(await stopPod(rt, pod));
+  }
+  return { start, stop };
+}
+
+/** `rounds` rounds of `width` pods started at once (then torn down at once). */
+export async function concurrentStarts(
+  rt: RuntimeUnderTest,
+  image: string,
+  width: number,
+  rounds: number,
+): Promise<Lifecycle> {
+  const start: PodStartTimes[] = [];
+  const stop: PodStopTimes[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const started = await Promise.all(Array.from({ length: width }, () => startPod(rt, image)));
+    start.push(...started.map((s) => s.times));
+    stop.push(...await Promise.all(started.map((s) => stopPod(rt, s.pod))));
+  }
+  return { start, stop };
+}
+
+export interface MemorySample {
+  pods: number;
+  runtimeRssKiB: number;
+  runtimePssKiB: number;
+  monitors: number;
+  monitorsPssKiB: number;
+  /** Runtime PSS + all monitors' PSS. */
+  totalPssKiB: number;
+}
+
+export function sampleMemory(rt: RuntimeUnderTest, pods: number): MemorySample {
+  const own = processMemory(rt.runtimePid());
+  const monitors = rt.monitorPids();
+  const monitorsPssKiB = totalPssKiB(monitors);
+  return {
+    pods,
+    runtimeRssKiB: own.rssKiB,
+    runtimePssKiB: own.pssKiB,
+    monitors: monitors.length,
+    monitorsPssKiB,
+    totalPssKiB: own.pssKiB + monitorsPssKiB,
+  };
+}
+
+/** Memory with `count` pods running (started 4 at a time), then tears them down. */
+export async function memoryWithPods(
+  rt: RuntimeUnderTest,
+  image: string,
+  count: number,
+): Promise<MemorySample> {
+  const pods: PodHandle[] = [];
+  try {
+    await pool(count, 4, async () => pods.push((await startPod(rt, image)).pod));
+    // Let the start-up garbage settle so the sample is the steady state, not the burst.
+    await new Promise((r) => setTimeout(r, 2000));
+    return sampleMemory(rt, count);
+  } finally {
+    await pool(pods.length, 4, (i) => stopPod(rt, pods[i]));
+  }
+}
+
+/** ListContainers latency with `pods` × `perPod` created containers present. */
+export async function listContainers(
+  rt: RuntimeUnderTest,
+  image: string,
+  pods: number,
+  perPod: number,
+  calls: number,
+): Promise<{ containers: number; times: number[] }> {
+  const made: PodHandle[] = [];
+  try {
+    await pool(pods, 2, async () => {
+      const config = podConfig(rt);
+      await Deno.mkdir(config.log_directory!, { recursive: true });
+      const { pod_sandbox_id: podId } = await rt.client.call("RunPodSandbox", { config });
+      const pod: PodHandle = { podId, containerIds: [], config };
+      made.push(pod);
+      for (let c = 0; c < perPod; c++) {
+        const { container_id } = await rt.client.call("CreateContainer", {
+          pod_sandbox_id: podId,
+          config: {
+            metadata: { name: `c${c}`, attempt: 0 },
+            image: { image },
+            command: ["sleep", "3600"],
+            log_path: `c${c}.log`,
+          },
+          sandbox_config: config,
+        });
+        pod.containerIds.push(container_id);
+      }
+    });
+    const times: number[] = [];
+    let containers = 0;
+    for (let i = 0; i < calls; i++) {
+      const t0 = performance.now();
+      const res = await rt.client.call("ListContainers", {});
+      times.push(performance.now() - t0);
+      containers = res.containers.length;
+    }
+    return { containers, times };
+  } finally {
+    await pool(made.length, 2, async (i) => {
+      for (const id of made[i].containerIds) {
+        await rt.client.call("RemoveContainer", { container_id: id });
+      }
+      await rt.client.call("StopPodSandbox", { pod_sandbox_id: made[i].podId });
+      await rt.client.call("RemovePodSandbox", { pod_sandbox_id: made[i].podId });
+    });
+  }
+}
+
+/** PullImage of `ref` `count` times, removing it before each pull so every pull is fresh. */
+export async function pullFresh(
+  rt: RuntimeUnderTest,
+  ref: string,
+  count: number,
+): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const present = await rt.client.call("ImageStatus", { image: { image: ref } });
+    if (present.image) await rt.client.call("RemoveImage", { image: { image: ref } });
+    const t0 = performance.now();
+    await rt.client.call("PullImage", { image: { image: ref } });
+    times.push(performance.now() - t0);
+  }
+  await rt.client.call("RemoveImage", { image: { image: ref } });
+  return times;
+}
