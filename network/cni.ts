@@ -6,7 +6,12 @@
  * Plugins are executables talking JSON on stdin/stdout, selected by the `type` field and
  * found in the configured bin dirs; each call runs under the plugin timeout.
  */
-import { FailedPreconditionError, InternalError } from "../core/errors.ts";
+import {
+  type ErrorKind,
+  FailedPreconditionError,
+  InternalError,
+  SkiffError,
+} from "../core/errors.ts";
 import { logger } from "../core/log.ts";
 import { listCniConfigFiles } from "./readiness.ts";
 
@@ -73,14 +78,16 @@ export interface CniRuntimeOptions {
 }
 
 /** The error a plugin reports: `{code, msg, details}` on stdout with a non-zero exit. */
-export class CniPluginError extends InternalError {
+/** A plugin failure: internal, but a plugin killed for its timeout is deadline_exceeded. */
+export class CniPluginError extends SkiffError {
   constructor(
     readonly plugin: string,
     readonly command: string,
     readonly cniCode: number | null,
     message: string,
+    kind: ErrorKind = "internal",
   ) {
-    super(message);
+    super(kind, message);
   }
 }
 
@@ -435,6 +442,8 @@ export class CniRuntime {
         `CNI plugin ${plugin.type} ${command} timed out and was killed after ${
           Math.round(elapsed)
         } ms (plugin_timeout_seconds is ${this.opts.timeoutMs / 1000})`,
+        // As containerd's context deadline: kubelet sees DEADLINE_EXCEEDED, not INTERNAL.
+        "deadline_exceeded",
       );
     }
     if (out.signal) {
