@@ -76,8 +76,10 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     fail(`${errorMessage(err)}\n\n${HELP.main}`);
   }
-  const [command = "serve", ...rest] = parsed.positionals;
   const help = parsed.values.help === true;
+  // `skiff --help` is about skiff; `skiff serve --help` about serving.
+  if (help && parsed.positionals.length === 0) return print(HELP.main);
+  const [command = "serve", ...rest] = parsed.positionals;
 
   switch (command) {
     case "version":

@@ -37,6 +37,10 @@ Deno.test("cli: --help everywhere, and unknown commands fail with usage", async 
     assert.equal(r.code, 0, args.join(" "));
     assert.match(r.stdout, /Usage/);
   }
+  const top = await skiff("--help");
+  assert.match(top.stdout, /skiff version/);
+  assert.match(top.stdout, /skiff config default/);
+  assert.match(top.stdout, /Operator commands/);
   const bad = await skiff("frobnicate");
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /unknown command "frobnicate"/);
