@@ -26,7 +26,7 @@ export interface RegistryConfig {
   mirrors: string[];
   /** Air-gapped nodes: never fall back to the upstream registry after the mirrors. */
   skip_upstream: boolean;
-  /** Speak plain HTTP (and accept unverified TLS) to this registry. */
+  /** Speak plain HTTP to this registry (localhost and 127.0.0.1 always are). */
   insecure: boolean;
   username: string;
   password: string;
@@ -144,7 +144,7 @@ const REGISTRY_ENTRY: Record<string, FieldSpec> = {
     default: false,
     doc: "never fall back to the registry itself (air-gapped nodes)",
   },
-  insecure: { type: "bool", default: false, doc: "plain HTTP / unverified TLS to this registry" },
+  insecure: { type: "bool", default: false, doc: "speak plain HTTP to this registry" },
   username: { type: "string", default: "", doc: "Basic or token-flow user" },
   password: { type: "string", default: "", doc: "its password" },
   auth: { type: "string", default: "", doc: "base64 user:password, as in Docker config" },
