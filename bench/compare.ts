@@ -20,7 +20,7 @@
  */
 import { parseArgs } from "node:util";
 import { TestSkiff } from "../tests/helpers/skiff.ts";
-import { TestRegistry } from "../tests/helpers/registry.ts";
+import { registryPrerequisitesMissing, TestRegistry } from "../tests/helpers/registry.ts";
 import {
   buildImage,
   busyboxLayerEntries,
@@ -31,13 +31,12 @@ import {
 import type { TarEntry } from "../tests/helpers/oci_build.ts";
 import { randomHex } from "../tests/helpers/env.ts";
 import { BenchContainerd, containerdMissing, pidsWhoseCmdlineHas } from "./compare/containerd.ts";
-import { describeMachine, removeCgroup, run } from "./compare/host.ts";
+import { describeMachine, loadAverage, removeCgroup, run } from "./compare/host.ts";
 import type { MachineDescription } from "./compare/host.ts";
 import {
+  assertPodOnBridge,
   concurrentStarts,
-  type Lifecycle,
   listContainers,
-  type MemorySample,
   memoryWithPods,
   pullFresh,
   type RuntimeUnderTest,
@@ -92,8 +91,7 @@ const COUNTS = QUICK
 
 const progress = (m: string) => console.error(`[compare] ${m}`);
 
-// Everything to undo, newest first, run on success, failure and Ctrl-C alike. Each side of
-// the bench unwinds its own entries when it is done (`unwindTo`); `cleanupAll` unwinds the rest.
+// Everything to undo, newest first, run on success, failure and Ctrl-C alike.
 const cleanups: (() => Promise<void>)[] = [];
 /** Things that must be gone after the run, checked at the end: [what, still there?]. */
 const leakChecks: [string, () => Promise<boolean>][] = [];
@@ -138,42 +136,74 @@ interface Images {
   multiLayer: string;
 }
 
-async function benchRuntime(rt: RuntimeUnderTest, images: Images): Promise<RuntimeResult> {
-  const step = (m: string) => progress(`${rt.name}: ${m}`);
-  step("pulling the busybox and pause images; warm-up pod");
+/** Pulls the images the pods need and starts two warm-up pods (checking their network). */
+async function warmUp(rt: RuntimeUnderTest, images: Images): Promise<void> {
+  progress(`${rt.name}: pulling the busybox and pause images; warm-up pods`);
   await rt.client.call("PullImage", { image: { image: images.busybox } });
   await rt.client.call("PullImage", { image: { image: images.pause } });
-  // Warm-up: first-call costs (module loading, first runc, first CNI) are not measured.
-  for (let i = 0; i < 2; i++) await stopPod(rt, (await startPod(rt, images.busybox)).pod);
-  await new Promise((r) => setTimeout(r, 1000));
-  const memoryIdle: MemorySample = sampleMemory(rt, 0);
-
-  step(`${COUNTS.sequential} pods, sequentially`);
-  const sequential: Lifecycle = await sequentialLifecycle(rt, images.busybox, COUNTS.sequential);
-  step(`${COUNTS.concurrentRounds} x ${COUNTS.concurrentWidth} pods at once`);
-  const concurrent = await concurrentStarts(
-    rt,
-    images.busybox,
-    COUNTS.concurrentWidth,
-    COUNTS.concurrentRounds,
-  );
-  step(`memory with ${COUNTS.memoryPods} running pods`);
-  const memoryLoaded = await memoryWithPods(rt, images.busybox, COUNTS.memoryPods);
-  step(`ListContainers with ${COUNTS.listPods * COUNTS.listPerPod} containers`);
-  const list = await listContainers(
-    rt,
-    images.busybox,
-    COUNTS.listPods,
-    COUNTS.listPerPod,
-    COUNTS.listCalls,
-  );
-  step(`PullImage of the multi-layer image, ${COUNTS.pulls} fresh pull(s)`);
-  const pulls = await pullFresh(rt, images.multiLayer, COUNTS.pulls);
-  return { sequential, concurrent, memoryIdle, memoryLoaded, list, pulls };
+  // First-call costs (module loading, first runc, first CNI) are not what is measured.
+  for (let i = 0; i < 2; i++) {
+    const { pod } = await startPod(rt, images.busybox);
+    await assertPodOnBridge(rt, pod);
+    await stopPod(rt, pod);
+  }
 }
 
-async function runSkiff(registry: TestRegistry, images: Images): Promise<RuntimeResult> {
-  const depth = cleanups.length;
+/**
+ * Runs every workload on each runtime, phase by phase: a phase runs on one runtime and then
+ * the other (who goes first alternates), so a change in the machine's background load during
+ * the run falls on both sides rather than on whichever ran later.
+ */
+async function benchSideBySide(
+  sides: RuntimeUnderTest[],
+  images: Images,
+): Promise<Map<RuntimeUnderTest, RuntimeResult>> {
+  const partial = new Map<RuntimeUnderTest, Partial<RuntimeResult>>(sides.map((s) => [s, {}]));
+  let turn = 0;
+  const phase = async <K extends keyof RuntimeResult>(
+    key: K,
+    what: string,
+    fn: (rt: RuntimeUnderTest) => Promise<RuntimeResult[K]>,
+  ) => {
+    const order = turn++ % 2 === 0 ? sides : [...sides].reverse();
+    for (const rt of order) {
+      progress(`${rt.name}: ${what}`);
+      partial.get(rt)![key] = await fn(rt);
+    }
+  };
+  for (const rt of sides) await warmUp(rt, images);
+  await new Promise((r) => setTimeout(r, 1000));
+  await phase("memoryIdle", "memory with 0 pods", async (rt) => sampleMemory(rt, 0));
+  await phase(
+    "sequential",
+    `${COUNTS.sequential} pods, sequentially`,
+    (rt) => sequentialLifecycle(rt, images.busybox, COUNTS.sequential),
+  );
+  await phase(
+    "concurrent",
+    `${COUNTS.concurrentRounds} x ${COUNTS.concurrentWidth} pods at once`,
+    (rt) => concurrentStarts(rt, images.busybox, COUNTS.concurrentWidth, COUNTS.concurrentRounds),
+  );
+  await phase(
+    "memoryLoaded",
+    `memory with ${COUNTS.memoryPods} running pods`,
+    (rt) => memoryWithPods(rt, images.busybox, COUNTS.memoryPods),
+  );
+  await phase(
+    "list",
+    `ListContainers with ${COUNTS.listPods * COUNTS.listPerPod} containers`,
+    (rt) =>
+      listContainers(rt, images.busybox, COUNTS.listPods, COUNTS.listPerPod, COUNTS.listCalls),
+  );
+  await phase(
+    "pulls",
+    `PullImage of the multi-layer image, ${COUNTS.pulls} fresh pull(s)`,
+    (rt) => pullFresh(rt, images.multiLayer, COUNTS.pulls),
+  );
+  return new Map([...partial].map(([rt, r]) => [rt, r as RuntimeResult]));
+}
+
+async function startSkiff(registry: TestRegistry): Promise<RuntimeUnderTest> {
   const s = await TestSkiff.create({ bridge: true });
   cleanups.push(() => s.dispose());
   addLeakChecks(s.dir, s.bridgeName);
@@ -189,23 +219,21 @@ async function runSkiff(registry: TestRegistry, images: Images): Promise<Runtime
     `skiff: starting (bridge ${s.bridgeName}, subnet ${s.subnet}, registry ${registry.host})`,
   );
   await s.start();
-  const rt: RuntimeUnderTest = {
+  return {
     name: "skiff",
     client: s.client,
     logRoot: `${s.dir}/pod-logs`,
+    subnet: s.subnet,
     cgroupParent,
     runtimePid: () => s.pid!,
     monitorPids: () => pidsByComm("conmon", s.dir),
   };
-  try {
-    return await benchRuntime(rt, images);
-  } finally {
-    await unwindTo(depth);
-  }
 }
 
-async function runContainerd(registry: TestRegistry, images: Images): Promise<RuntimeResult> {
-  const depth = cleanups.length;
+async function startContainerd(
+  registry: TestRegistry,
+  images: Images,
+): Promise<RuntimeUnderTest> {
   const c = await BenchContainerd.create({
     sandboxImage: images.pause,
     registryHost: registry.host,
@@ -219,19 +247,15 @@ async function runContainerd(registry: TestRegistry, images: Images): Promise<Ru
   leakChecks.push([`cgroup ${cgroupParent}`, () => cgroupPresent(cgroupParent)]);
   progress(`containerd: starting (bridge ${c.bridgeName}, subnet ${c.subnet})`);
   await c.start();
-  const rt: RuntimeUnderTest = {
+  return {
     name: "containerd",
     client: c.client,
     logRoot: `${c.dir}/pod-logs`,
+    subnet: c.subnet,
     cgroupParent,
     runtimePid: () => c.pid!,
     monitorPids: () => c.shimPids(),
   };
-  try {
-    return await benchRuntime(rt, images);
-  } finally {
-    await unwindTo(depth);
-  }
 }
 
 function addLeakChecks(dir: string, bridge: string): void {
@@ -280,6 +304,11 @@ async function main(): Promise<void> {
     console.error(`[compare] ${missing}`);
     Deno.exit(1);
   }
+  const noRegistry = registryPrerequisitesMissing();
+  if (noRegistry) {
+    console.error(`[compare] ${noRegistry}: run \`scripts/setup bench\``);
+    Deno.exit(1);
+  }
   const machine: MachineDescription = await describeMachine();
   const registry = await TestRegistry.start();
   cleanups.push(() => registry.stop());
@@ -300,8 +329,11 @@ async function main(): Promise<void> {
     results.multiLayerImage = { layers: multi.layers, bytes: multi.bytes };
     const images: Images = { busybox: busybox.ref, pause: pause.ref, multiLayer: multi.ref };
     const started = performance.now();
-    if (ONLY !== "containerd") results.runtimes.skiff = await runSkiff(registry, images);
-    if (ONLY !== "skiff") results.runtimes.containerd = await runContainerd(registry, images);
+    const sides: RuntimeUnderTest[] = [];
+    if (ONLY !== "containerd") sides.push(await startSkiff(registry));
+    if (ONLY !== "skiff") sides.push(await startContainerd(registry, images));
+    for (const [rt, r] of await benchSideBySide(sides, images)) results.runtimes[rt.name] = r;
+    results.loadAverageAtEnd = loadAverage();
     results.seconds = Math.round((performance.now() - started) / 1000);
   } finally {
     await cleanupAll();

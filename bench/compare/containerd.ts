@@ -24,8 +24,9 @@ export function containerdMissing(): string | null {
     Deno.statSync(`/usr/bin/${CONTAINERD_SHIM}`);
     return null;
   } catch {
-    return `containerd is not installed: run \`apt-get install containerd\` ` +
-      `(scripts/setup bench installs it with the other bench packages)`;
+    return `containerd is not installed (the bench compares Skiff against it): run ` +
+      `\`scripts/setup bench\`, which installs the bench's Debian packages and runs the bench, ` +
+      `or \`apt-get install containerd\``;
   }
 }
 

@@ -44,6 +44,33 @@ export function totalPssKiB(pids: number[]): number {
   return pids.reduce((sum, pid) => sum + processMemory(pid).pssKiB, 0);
 }
 
+/** All descendants of `pid` (children, their children, …), from /proc/<pid>/stat. */
+export function descendantPids(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    let stat: string;
+    try {
+      stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+    } catch {
+      continue;
+    }
+    // "pid (comm) state ppid …": comm may hold spaces and parentheses; split after the last ")".
+    const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    const list = children.get(ppid) ?? [];
+    list.push(Number(e.name));
+    children.set(ppid, list);
+  }
+  const out: number[] = [];
+  const queue = [...(children.get(pid) ?? [])];
+  while (queue.length > 0) {
+    const p = queue.shift()!;
+    out.push(p);
+    queue.push(...(children.get(p) ?? []));
+  }
+  return out;
+}
+
 /** Deletes a bridge and every iptables rule naming it or its subnet (and their CNI chains). */
 export async function teardownBridge(bridgeName: string, subnet: string): Promise<void> {
   await run(["ip", "link", "del", bridgeName]);
@@ -99,6 +126,16 @@ export interface MachineDescription {
   runc: string;
   conmon: string;
   cgroup: string;
+  /** 1/5/15-minute load averages when the bench started (other work on the machine). */
+  loadAverageAtStart: string;
+}
+
+export function loadAverage(): string {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
+  } catch {
+    return "unknown";
+  }
 }
 
 export async function describeMachine(): Promise<MachineDescription> {
@@ -125,5 +162,6 @@ export async function describeMachine(): Promise<MachineDescription> {
     runc: await first(["runc", "--version"]),
     conmon: await first(["conmon", "--version"]),
     cgroup: cgroup2 ? "v2" : hybrid ? "v1 (hybrid)" : "v1",
+    loadAverageAtStart: loadAverage(),
   };
 }

@@ -21,6 +21,7 @@ export interface BenchResult {
   multiLayerImage: { layers: number; bytes: number };
   runtimes: { skiff?: RuntimeResult; containerd?: RuntimeResult };
   seconds?: number;
+  loadAverageAtEnd?: string;
 }
 
 export function percentile(xs: number[], p: number): number {
@@ -79,6 +80,7 @@ function rows(res: BenchResult): Row[] {
     ms(`ListContainers (${listN} containers) p95`, (r) => percentile(r.list.times, 95)),
     mib("0 pods: runtime RSS", (r) => r.memoryIdle.runtimeRssKiB),
     mib("0 pods: runtime PSS", (r) => r.memoryIdle.runtimePssKiB),
+    mib("0 pods: runtime + monitors PSS", (r) => r.memoryIdle.totalPssKiB),
     mib(`${pods} pods: runtime RSS`, (r) => r.memoryLoaded.runtimeRssKiB),
     mib(`${pods} pods: runtime PSS`, (r) => r.memoryLoaded.runtimePssKiB),
     mib(`${pods} pods: conmon / shim PSS, all`, (r) => r.memoryLoaded.monitorsPssKiB),
@@ -143,7 +145,8 @@ export function markdownTable(res: BenchResult): string {
     "",
     `Machine (${m.date}): ${m.cpuModel}, ${m.cpus} CPUs, ${m.memTotalMiB} MiB RAM, ` +
     `cgroup ${m.cgroup}; \`${m.uname}\`; ${m.deno}; ${m.containerd}; ` +
-    `${m.runc.replace(/\n/g, " ")}; ${m.conmon}.`,
+    `${m.runc.replace(/\n/g, " ")}; ${m.conmon}. Load average at start ${m.loadAverageAtStart}` +
+    (res.loadAverageAtEnd ? `, at end ${res.loadAverageAtEnd}.` : "."),
     "",
   ].join("\n");
 }

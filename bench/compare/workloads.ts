@@ -5,7 +5,7 @@
 import type { CriClient } from "../../cri/client.ts";
 import type { DeepPartial } from "../../cri/handler.ts";
 import type { PodSandboxConfig } from "../../cri/types.ts";
-import { processMemory, totalPssKiB } from "./host.ts";
+import { descendantPids, processMemory, totalPssKiB } from "./host.ts";
 
 /** One runtime under test, as the workloads see it. */
 export interface RuntimeUnderTest {
@@ -13,6 +13,8 @@ export interface RuntimeUnderTest {
   client: CriClient;
   /** Directory for pod log directories (inside the runtime's own temp dir). */
   logRoot: string;
+  /** The pod subnet of its bridge network (every pod must get an address in it). */
+  subnet: string;
   /** The cgroup parent given to every pod (removed after the run). */
   cgroupParent: string;
   /** The runtime's own process. */
@@ -178,7 +180,10 @@ export interface MemorySample {
   runtimePssKiB: number;
   monitors: number;
   monitorsPssKiB: number;
-  /** Runtime PSS + all monitors' PSS. */
+  /** Other processes still children of the runtime's own (helpers it spawned), if any. */
+  children: number;
+  childrenPssKiB: number;
+  /** Runtime PSS + all monitors' PSS + its children's PSS. */
   totalPssKiB: number;
 }
 
@@ -186,13 +191,17 @@ export function sampleMemory(rt: RuntimeUnderTest, pods: number): MemorySample {
   const own = processMemory(rt.runtimePid());
   const monitors = rt.monitorPids();
   const monitorsPssKiB = totalPssKiB(monitors);
+  const children = descendantPids(rt.runtimePid()).filter((p) => !monitors.includes(p));
+  const childrenPssKiB = totalPssKiB(children);
   return {
     pods,
     runtimeRssKiB: own.rssKiB,
     runtimePssKiB: own.pssKiB,
     monitors: monitors.length,
     monitorsPssKiB,
-    totalPssKiB: own.pssKiB + monitorsPssKiB,
+    children: children.length,
+    childrenPssKiB,
+    totalPssKiB: own.pssKiB + monitorsPssKiB + childrenPssKiB,
   };
 }
 
@@ -279,4 +288,18 @@ export async function pullFresh(
   }
   await rt.client.call("RemoveImage", { image: { image: ref } });
   return times;
+}
+
+/** Fails unless the pod got an IPv4 address in the runtime's own bridge subnet. */
+export async function assertPodOnBridge(rt: RuntimeUnderTest, pod: PodHandle): Promise<string> {
+  const st = await rt.client.call("PodSandboxStatus", { pod_sandbox_id: pod.podId });
+  const ip = st.status?.network?.ip ?? "";
+  const prefix = rt.subnet.split("/")[0].replace(/\.0$/, ".");
+  if (!ip.startsWith(prefix)) {
+    throw new Error(
+      `${rt.name}: pod ${pod.podId} has address ${JSON.stringify(ip)}, not one in ${rt.subnet}: ` +
+        `the bench would not be measuring the bridge network`,
+    );
+  }
+  return ip;
 }
