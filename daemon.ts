@@ -13,6 +13,7 @@ import { logger } from "./core/log.ts";
 import { MetricsRegistry } from "./core/metrics.ts";
 import { clearStaleSocket, CriServer } from "./cri/server.ts";
 import { acquireInstanceLock } from "./core/instance_lock.ts";
+import { markAllDescriptorsCloexec } from "./runtime/linux/cloexec.ts";
 import type { CriHandlers } from "./cri/handler.ts";
 import { runtimeInfoHandlers } from "./cri/handlers/runtime_info.ts";
 import { sandboxHandlers } from "./cri/handlers/sandbox.ts";
@@ -223,6 +224,13 @@ export async function startDaemon(config: Config): Promise<Daemon> {
         await srv.finished.catch(() => {});
       });
     }
+
+    // Children must not inherit the CRI socket or client connections (see cloexec.ts);
+    // sockets accepted later are marked by the sweep.
+    markAllDescriptorsCloexec();
+    const cloexecSweep = setInterval(markAllDescriptorsCloexec, 2000);
+    Deno.unrefTimer(cloexecSweep);
+    cleanups.push(() => clearInterval(cloexecSweep));
 
     return {
       config,

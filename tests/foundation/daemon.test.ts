@@ -186,3 +186,31 @@ Deno.test("daemon: every RPC is logged once with method, duration and code", asy
     for (const l of lines) assert.match(l, /method=\w+ code=[A-Z_]+ duration_ms=[\d.]+/);
   });
 });
+
+Deno.test("daemon: every descriptor of Skiff is close-on-exec, so children inherit none", async () => {
+  await withSkiff(async (s) => {
+    await s.client.call("Version");
+    // Connections accepted after start are marked by the periodic sweep.
+    await new Promise((r) => setTimeout(r, 2500));
+    const O_CLOEXEC = 0o2000000;
+    const open: string[] = [];
+    for (const e of Deno.readDirSync(`/proc/${s.pid}/fdinfo`)) {
+      if (Number(e.name) <= 2) continue;
+      let info = "";
+      try {
+        info = Deno.readTextFileSync(`/proc/${s.pid}/fdinfo/${e.name}`);
+      } catch {
+        continue; // closed meanwhile
+      }
+      const flags = parseInt(/^flags:\s+(\d+)/m.exec(info)?.[1] ?? "0", 8);
+      if (!(flags & O_CLOEXEC)) {
+        let target = "";
+        try {
+          target = Deno.readLinkSync(`/proc/${s.pid}/fd/${e.name}`);
+        } catch { /* closed meanwhile */ }
+        open.push(`${e.name} -> ${target}`);
+      }
+    }
+    assert.deepEqual(open, []);
+  });
+});

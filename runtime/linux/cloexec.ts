@@ -1,0 +1,36 @@
+/**
+ * Marks every open descriptor of this process close-on-exec. Deno (through its node:net
+ * layer) creates some sockets without FD_CLOEXEC, so every child inherited the CRI listening
+ * socket: a long-lived child (an exec session, a conmon, an infra process) then kept the
+ * socket answering after Skiff died, and a restarted Skiff found it "already serving".
+ * Called once the servers are bound; children spawned later inherit nothing but stdio.
+ */
+const F_GETFD = 1;
+const F_SETFD = 2;
+const FD_CLOEXEC = 1;
+
+let fcntl: ((fd: number, cmd: number, arg: number) => number) | null = null;
+
+function libcFcntl(): (fd: number, cmd: number, arg: number) => number {
+  if (!fcntl) {
+    const lib = Deno.dlopen("libc.so.6", {
+      fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
+    });
+    fcntl = (fd, cmd, arg) => lib.symbols.fcntl(fd, cmd, arg);
+  }
+  return fcntl;
+}
+
+/** Returns how many descriptors were changed. */
+export function markAllDescriptorsCloexec(): number {
+  const f = libcFcntl();
+  let changed = 0;
+  for (const entry of Deno.readDirSync("/proc/self/fd")) {
+    const fd = Number(entry.name);
+    if (!Number.isInteger(fd) || fd <= 2) continue;
+    const flags = f(fd, F_GETFD, 0);
+    if (flags < 0 || (flags & FD_CLOEXEC)) continue;
+    if (f(fd, F_SETFD, flags | FD_CLOEXEC) === 0) changed++;
+  }
+  return changed;
+}
