@@ -79,13 +79,13 @@ const COUNTS = QUICK
     memoryPods: 5,
   }
   : {
-    sequential: 30,
+    sequential: 100,
     concurrentWidth: 20,
-    concurrentRounds: 2,
-    pulls: 5,
+    concurrentRounds: 5,
+    pulls: 10,
     listPods: 10,
     listPerPod: 10,
-    listCalls: 50,
+    listCalls: 200,
     memoryPods: 50,
   };
 
@@ -113,18 +113,27 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
   });
 }
 
-/** A multi-layer image: the busybox layer plus four ~3 MiB layers of incompressible files. */
+/**
+ * A multi-layer image (~30 MiB compressed): the busybox layer, four layers of 96
+ * incompressible 64 KiB files (download-bound) and one of 3,000 small text files
+ * (unpack-bound: one file create per entry).
+ */
 async function pushMultiLayerImage(registry: TestRegistry, name: string) {
   const layers: TarEntry[][] = [busyboxLayerEntries()];
   for (let l = 0; l < 4; l++) {
     const entries: TarEntry[] = [];
-    for (let f = 0; f < 48; f++) {
+    for (let f = 0; f < 96; f++) {
       const bytes = new Uint8Array(64 * 1024);
       crypto.getRandomValues(bytes);
       entries.push(file(`data/layer${l}/f${f}.bin`, bytes));
     }
     layers.push(entries);
   }
+  const small: TarEntry[] = [];
+  for (let f = 0; f < 3000; f++) {
+    small.push(file(`usr/share/bench/d${f % 30}/f${f}.txt`, `file ${f} ${randomHex(64)}\n`));
+  }
+  layers.push(small);
   const built = await buildImage({ layers, config: { Cmd: ["sh"] } });
   const bytes = built.layers.reduce((n, b) => n + b.bytes.length, 0);
   return { ...(await pushImage(registry, name, built)), layers: built.layers.length, bytes };
