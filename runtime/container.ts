@@ -635,14 +635,15 @@ export class ContainerService implements ImageUsage, PodContainers, ContainerLoo
     const rec = this.cache.get(id);
     if (!rec) return;
     this.settleExit(rec);
-    if (rec.state !== "CONTAINER_RUNNING") return;
+    // UNKNOWN is a container that runs without its conmon: it is stopped all the same.
+    if (rec.state !== "CONTAINER_RUNNING" && rec.state !== "CONTAINER_UNKNOWN") return;
     const runtime = this.runtimeFor(rec);
     if (timeoutSeconds > 0 && rec.stopSignal !== "SIGKILL" && rec.stopSignal !== "9") {
       const sent = await runtime.kill(id, rec.stopSignal);
       if (sent && await this.waitForExit(rec, timeoutSeconds * 1000)) return this.reap(rec);
       if (!sent) await this.waitForExit(rec, 2000);
     }
-    if (rec.state === "CONTAINER_RUNNING") {
+    if (rec.state === "CONTAINER_RUNNING" || rec.state === "CONTAINER_UNKNOWN") {
       await runtime.kill(id, "SIGKILL", !this.ownsPidNamespace(rec));
       if (!await this.waitForExit(rec, 30000)) {
         throw new InternalError(
@@ -859,16 +860,26 @@ export class ContainerService implements ImageUsage, PodContainers, ContainerLoo
    */
   private settleExit(rec: ContainerRecord): boolean {
     if (rec.state === "CONTAINER_EXITED") return true;
-    if (rec.state !== "CONTAINER_RUNNING") return false;
+    // UNKNOWN: running without its conmon (see monitorLost); its process may end meanwhile.
+    if (rec.state !== "CONTAINER_RUNNING" && rec.state !== "CONTAINER_UNKNOWN") return false;
     const persist = `${rec.bundleDir}/persist`;
-    let text: string;
-    let mtime: number;
-    try {
-      text = Deno.readTextFileSync(`${persist}/exit`).trim();
-      mtime = Deno.statSync(`${persist}/exit`).mtime?.getTime() ?? Date.now();
-    } catch {
-      return false;
+    const readExit = () => {
+      try {
+        const text = Deno.readTextFileSync(`${persist}/exit`).trim();
+        return { text, mtime: Deno.statSync(`${persist}/exit`).mtime?.getTime() ?? Date.now() };
+      } catch {
+        return null;
+      }
+    };
+    let exit = readExit();
+    if (!exit) {
+      // conmon writes the exit file before it exits: with conmon gone, one more look tells
+      // whether one will ever come.
+      if (rec.conmonPid <= 0 || isAlive(rec.conmonPid)) return false;
+      exit = readExit();
+      if (!exit) return this.monitorLost(rec);
     }
+    const { text, mtime } = exit;
     if (!/^-?\d+$/.test(text)) return false; // being written; look again later
     // conmon writes the exit file and then drains the last output into the log: report the
     // exit once conmon is gone, so that whoever reads the log after seeing EXITED (kubelet's
@@ -887,6 +898,35 @@ export class ContainerService implements ImageUsage, PodContainers, ContainerLoo
     return true;
   }
 
+  /**
+   * conmon died (SIGKILLed, OOM-killed) without writing an exit file: nobody records this
+   * container's exit code or writes its log any more. If its process has ended too it is
+   * EXITED with an unknown code; if it still runs it is UNKNOWN with the reason (as CRI-O
+   * reports a dead conmon) until StopContainer kills it. Returns whether it has exited.
+   */
+  private monitorLost(rec: ContainerRecord): boolean {
+    if (!isAlive(rec.pid)) {
+      this.markExited(
+        rec,
+        255,
+        "Error",
+        `conmon (pid ${rec.conmonPid}) ended without recording an exit code`,
+        Date.now(),
+      );
+      if (!this.closed) this.reap(rec);
+      return true;
+    }
+    if (rec.state !== "CONTAINER_UNKNOWN") {
+      rec.state = "CONTAINER_UNKNOWN";
+      rec.reason = "ConmonExited";
+      rec.message = `conmon (pid ${rec.conmonPid}) died while the container (pid ${rec.pid}) ` +
+        `runs: its exit code and log can no longer be recorded; stop the container`;
+      this.save(rec);
+      this.log.warn("container lost its conmon", { id: rec.id, conmonPid: rec.conmonPid });
+    }
+    return false;
+  }
+
   private markExited(
     rec: ContainerRecord,
     code: number,
@@ -894,7 +934,7 @@ export class ContainerService implements ImageUsage, PodContainers, ContainerLoo
     message: string,
     at: number,
   ): void {
-    const wasRunning = rec.state === "CONTAINER_RUNNING";
+    const wasRunning = rec.state === "CONTAINER_RUNNING" || rec.state === "CONTAINER_UNKNOWN";
     rec.state = "CONTAINER_EXITED";
     rec.exitCode = code;
     rec.reason = reason;

@@ -209,6 +209,9 @@ export async function assertConsistent(s: TestSkiff, context: string): Promise<v
     } else if (status.state === "CONTAINER_EXITED") {
       assert.ok(BigInt(status.finished_at) > 0n, `${context}: exited ${c.id} has no finish time`);
       assert.notEqual(status.reason, "", `${context}: exited ${c.id} has no reason`);
+    } else if (status.state === "CONTAINER_UNKNOWN") {
+      // Only a container that lost its conmon is UNKNOWN, and it says so.
+      assert.match(status.message, /conmon/, `${context}: ${c.id} is UNKNOWN without a reason`);
     } else {
       assert.equal(status.state, "CONTAINER_CREATED", `${context}: ${c.id} is ${status.state}`);
     }
