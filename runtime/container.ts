@@ -206,6 +206,45 @@ function isAlive(pid: number): boolean {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Kills what a StartContainer cut short by a crash left running: conmon's launcher blocked
+ * forever opening its FIFOs (Skiff died before opening the other ends), or conmon that saw
+ * its start pipe close and goes on to `runc create`. Their FIFOs still exist only then
+ * (a finished start removes them), so the /proc scan runs only after such a crash.
+ */
+async function killInterruptedStart(bundleDir: string): Promise<void> {
+  const fifos = [`${bundleDir}/conmon-sync`, `${bundleDir}/conmon-start`];
+  const exists = (p: string) => {
+    try {
+      Deno.lstatSync(p);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!fifos.some(exists)) return;
+  for (let pass = 0; pass < 3; pass++) {
+    let killed = 0;
+    for (const e of Deno.readDirSync("/proc")) {
+      if (!/^\d+$/.test(e.name) || Number(e.name) === Deno.pid) continue;
+      let cmdline: string;
+      try {
+        cmdline = Deno.readTextFileSync(`/proc/${e.name}/cmdline`);
+      } catch {
+        continue;
+      }
+      if (!cmdline.includes(bundleDir)) continue;
+      try {
+        Deno.kill(Number(e.name), "SIGKILL");
+        killed++;
+      } catch { /* gone meanwhile */ }
+    }
+    if (killed === 0) break;
+    await sleep(50);
+  }
+  for (const f of fifos) await Deno.remove(f).catch(() => {});
+}
+
 export class ContainerService implements ImageUsage, PodContainers, ContainerLookup {
   private readonly records: Collection<ContainerRecord>;
   private readonly cache = new Map<string, ContainerRecord>();
@@ -265,7 +304,9 @@ export class ContainerService implements ImageUsage, PodContainers, ContainerLoo
           );
         }
       } else if (rec.state === "CONTAINER_CREATED") {
-        // A start interrupted by a crash may have left a runtime container behind.
+        // A start interrupted by a crash may have left conmon's launcher or conmon itself
+        // behind, and a runtime container.
+        await killInterruptedStart(rec.bundleDir);
         await this.runtimeFor(rec).delete(rec.id).catch(() => {});
       }
     }

@@ -266,3 +266,49 @@ Deno.test("SIGKILL during RemovePodSandbox", opts, async () => {
     },
   });
 });
+
+Deno.test(
+  "a start cut before conmon's FIFOs were opened leaves no launcher blocked after restart",
+  opts,
+  async () => {
+    const w = await FaultWorld.create();
+    try {
+      await w.skiff.start();
+      await w.pullImage();
+      const id = await w.container(await w.pod(), "victim");
+      // What a SIGKILL between spawning conmon's launcher and opening the FIFOs leaves (the
+      // random kills above hit it about once in 25): the FIFOs, and a detached launcher
+      // blocked opening them, forever, with the bundle in its command line.
+      const bundle = `${w.skiff.stateDir}/containers/${id}`;
+      for (const f of ["conmon-sync", "conmon-start"]) {
+        const r = await new Deno.Command("mkfifo", { args: [`${bundle}/${f}`] }).output();
+        assert.ok(r.success);
+      }
+      const launcher = new Deno.Command("/bin/bash", {
+        args: [
+          "-c",
+          'exec 3>"$1" 4<"$2"; exec sleep 1000',
+          "conmon-launch",
+          `${bundle}/conmon-sync`,
+          `${bundle}/conmon-start`,
+        ],
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+        detached: true,
+      }).spawn();
+      await w.skiff.kill();
+      await w.skiff.start();
+      const status = await Promise.race([launcher.status, sleep(5000).then(() => null)]);
+      assert.ok(status, "the blocked launcher survived the restart");
+      assert.equal(status.signal, "SIGKILL");
+      await assertConsistent(w.skiff, "after the restart");
+      await w.client.call("StartContainer", { container_id: id });
+      assert.equal(await containerState(w, id), "CONTAINER_RUNNING");
+      await teardownThroughCri(w.skiff);
+      await assertNoLeaks(w, "after an interrupted start");
+    } finally {
+      await w.dispose();
+    }
+  },
+);
