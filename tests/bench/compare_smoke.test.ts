@@ -1,0 +1,78 @@
+/**
+ * Smoke run of bench/compare.ts (`--quick`, ~15 s): Skiff and a private containerd driven
+ * side by side end to end, every measure present on both sides with a ratio, the results
+ * files written, and nothing of the run left behind (the bench checks its bridges, netns,
+ * cgroups, mounts, processes and dirs itself and exits 1 on a leak). Skipped, loudly, where
+ * containerd is not installed (CI's test packages do not include it; `scripts/setup bench`
+ * installs it).
+ */
+import assert from "node:assert/strict";
+import { missingPrerequisites } from "../helpers/env.ts";
+import type { BenchResult } from "../../bench/compare/report.ts";
+
+const BENCH = new URL("../../bench/compare.ts", import.meta.url).pathname;
+
+const missing = missingPrerequisites({
+  root: true,
+  binaries: [
+    "containerd",
+    "containerd-shim-runc-v2",
+    "docker-registry",
+    "runc",
+    "conmon",
+    "bridge",
+    "host-local",
+    "portmap",
+    "busybox",
+  ],
+});
+
+Deno.test({
+  name:
+    "bench/compare --quick: both runtimes measured, ratios printed, results written, nothing left",
+  ignore: missing !== null,
+  fn: async () => {
+    const out = await Deno.makeTempDir({ prefix: "skiff-test-compare-" });
+    try {
+      const res = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "--allow-all", "--cached-only", BENCH, "--quick", "--out", out],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+        signal: AbortSignal.timeout(120_000),
+      }).output();
+      const stdout = new TextDecoder().decode(res.stdout);
+      const stderr = new TextDecoder().decode(res.stderr);
+      assert.equal(res.code, 0, `bench failed:\n${stderr.slice(-4000)}\n${stdout}`);
+      assert.match(stderr, /clean: no bridge, netns, cgroup, mount, process or temp dir/);
+
+      // Every measure row has a Skiff value, a containerd value and a ratio.
+      const rows = stdout.split("\n").slice(3).filter((l) => l.trim() !== "");
+      assert.ok(rows.length >= 20, `expected the full table, got:\n${stdout}`);
+      for (const row of rows) assert.match(row, /\d\.\d\dx$/, `row without a ratio: ${row}`);
+
+      const result = JSON.parse(
+        await Deno.readTextFile(`${out}/compare-quick.json`),
+      ) as BenchResult;
+      for (const name of ["skiff", "containerd"] as const) {
+        const r = result.runtimes[name];
+        assert.ok(r, `${name} results missing`);
+        assert.equal(r.sequential.start.length, result.counts.sequential);
+        assert.equal(
+          r.concurrent.start.length,
+          result.counts.concurrentWidth * result.counts.concurrentRounds,
+        );
+        assert.equal(r.list.containers, result.counts.listPods * result.counts.listPerPod);
+        assert.equal(r.pulls.length, result.counts.pulls);
+        // One conmon per container (Skiff), one shim per pod (containerd): one each here.
+        assert.equal(r.memoryLoaded.monitors, result.counts.memoryPods, `${name} monitors`);
+        assert.ok(r.memoryIdle.runtimePssKiB > 0 && r.memoryLoaded.monitorsPssKiB > 0);
+      }
+      const md = await Deno.readTextFile(`${out}/compare-quick.md`);
+      assert.match(md, /^\| measure \| Skiff \| containerd \| Skiff\/containerd \|/);
+      assert.match(md, /Machine \(.*containerd .*runc version/s);
+    } finally {
+      await Deno.remove(out, { recursive: true }).catch(() => {});
+    }
+  },
+});
