@@ -3,7 +3,12 @@
  * store (records in the metadata store), lookups for containers, removal and GC.
  */
 import type { Config } from "../core/config.ts";
-import { CancelledError, FailedPreconditionError, InvalidArgumentError } from "../core/errors.ts";
+import {
+  CancelledError,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  ResourceExhaustedError,
+} from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import type { Counter, Histogram, MetricsRegistry } from "../core/metrics.ts";
 import { errorKind } from "../core/errors.ts";
@@ -284,11 +289,20 @@ export class ImageService implements ImageProvider {
       this.metrics?.pullSeconds.observe({}, (performance.now() - started) / 1000);
       return id;
     } catch (e) {
-      this.metrics?.pulls.inc({ result: errorKind(e) });
+      // A full disk is the node's state, not a bug: RESOURCE_EXHAUSTED, saying where.
+      const err = isNoSpace(e)
+        ? new ResourceExhaustedError(
+          `no space left on device under ${this.opts.dir} while pulling ${
+            formatReference(ref)
+          }; free space there (or move root_dir) and pull again (nothing of it was kept)`,
+          { cause: e },
+        )
+        : e;
+      this.metrics?.pulls.inc({ result: errorKind(err) });
       // A failed pull keeps nothing: what it stored that no image references goes now
       // (GC skips whatever other pulls in flight still need).
       if (!this.flights.has(key)) this.gc();
-      throw e;
+      throw err;
     }
   }
 
@@ -661,6 +675,12 @@ export class ImageService implements ImageProvider {
     }
     return { mountpoint: this.opts.dir, usedBytes, inodesUsed };
   }
+}
+
+/** ENOSPC or EDQUOT from any file write of the pull (Deno sets node-style codes). */
+function isNoSpace(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return code === "ENOSPC" || code === "EDQUOT";
 }
 
 async function* fileChunks(path: string): AsyncGenerator<Uint8Array> {

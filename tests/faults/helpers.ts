@@ -324,7 +324,11 @@ const STATE_SKELETON = new Set([
  * the test's parent, processes of the test's pods (conmon, runc, infra, CNI plugins), and
  * files in the state dir and in the root dir's container layers and pull temp dirs.
  */
-export async function assertNoLeaks(w: FaultWorld, context: string): Promise<void> {
+export async function assertNoLeaks(
+  w: FaultWorld,
+  context: string,
+  opts: { ownMounts?: string[] } = {},
+): Promise<void> {
   const s = w.skiff;
   // conmon leaves a moment after its container is deleted; give stragglers that moment.
   let snap = await snapshot(s);
@@ -332,7 +336,9 @@ export async function assertNoLeaks(w: FaultWorld, context: string): Promise<voi
     await sleep(50);
     snap = await snapshot(s);
   }
-  const mounts = snap.mounts.filter((m) => m !== `${s.stateDir}/ns`);
+  const mounts = snap.mounts.filter((m) =>
+    m !== `${s.stateDir}/ns` && !(opts.ownMounts ?? []).includes(m)
+  );
   assert.deepEqual(mounts, [], `${context}: mounts left`);
   assert.deepEqual(snap.nsFiles, [], `${context}: namespace files left`);
   assert.deepEqual(snap.links, [], `${context}: veths left on ${s.bridgeName}`);
