@@ -2,8 +2,8 @@
  * bench/compare: Skiff and containerd side by side, driven by the same CRI client with the
  * same workloads, one runtime at a time on this machine.
  *
- *   deno run --allow-all bench/compare.ts            # full counts (~5-10 min on 2 cores)
- *   deno run --allow-all bench/compare.ts --quick    # small counts, a smoke run (~1-2 min)
+ *   deno run --allow-all bench/compare.ts            # full counts (~1.5 min on 2 cores)
+ *   deno run --allow-all bench/compare.ts --quick    # small counts, a smoke run (~15 s)
  *   options: --only skiff|containerd (one side, no ratios), --out DIR (default bench/results)
  *
  * Both runtimes use runc with cgroupfs, the same bridge + host-local + portmap conflist (each

@@ -62,6 +62,7 @@ function rows(res: BenchResult): Row[] {
       "StopPodSandbox+RemovePodSandbox p50",
       (r) => percentile(seq(r).stop.map((t) => t.stopRemovePod), 50),
     ),
+    ms("pod teardown (all four calls) p50", (r) => percentile(seq(r).stop.map((t) => t.total), 50)),
     ms("pod start, sequential p50", (r) => percentile(seq(r).start.map((t) => t.total), 50)),
     ms("pod start, sequential p95", (r) => percentile(seq(r).start.map((t) => t.total), 95)),
     ms(
