@@ -35,7 +35,16 @@ import {
   tryParseReference,
 } from "./reference.ts";
 import { credentialsFromCri, type CriAuth } from "./registry/auth.ts";
-import { type Endpoint, MEDIA_TYPES, RegistryClient } from "./registry/client.ts";
+import {
+  BlobInterruptedError,
+  type Endpoint,
+  MEDIA_TYPES,
+  RegistryClient,
+} from "./registry/client.ts";
+
+/** Downloads of a blob whose connection broke mid-way are retried this many times. */
+const BLOB_RETRIES = 3;
+const BLOB_RETRY_BACKOFF_MS = 250;
 
 export interface LayerDescriptor {
   digest: string;
@@ -487,8 +496,49 @@ export class ImageService implements ImageProvider {
         }
         return;
       }
-      await this.downloadAndUnpack(eps, repo, l, s, onBytes);
+      await this.downloadWithRetries(eps, repo, l, s, onBytes);
     });
+  }
+
+  /**
+   * A download whose connection breaks mid-blob starts over (the partial blob and unpack
+   * are removed by the failed attempt), a few times with backoff, as containerd and CRI-O
+   * retry; then the last error stands.
+   */
+  private async downloadWithRetries(
+    eps: Endpoint[],
+    repo: string,
+    l: LayerDescriptor,
+    signal: AbortSignal,
+    onBytes: (n: number) => void,
+  ): Promise<void> {
+    for (let attempt = 0;; attempt++) {
+      let received = 0;
+      const count = (n: number) => {
+        received += n;
+        onBytes(n);
+      };
+      try {
+        return await this.downloadAndUnpack(eps, repo, l, signal, count);
+      } catch (e) {
+        if (!(e instanceof BlobInterruptedError) || attempt >= BLOB_RETRIES || signal.aborted) {
+          if (e instanceof BlobInterruptedError) {
+            throw new BlobInterruptedError(
+              `${e.message}; gave up after ${attempt + 1} attempts`,
+              { cause: e },
+            );
+          }
+          throw e;
+        }
+        onBytes(-received); // progress counts this attempt's bytes again
+        this.opts.log.warn("blob download interrupted; downloading it again", {
+          digest: l.digest,
+          attempt: attempt + 1,
+          error: e.message,
+        });
+        await new Promise((r) => setTimeout(r, BLOB_RETRY_BACKOFF_MS * 2 ** attempt));
+      }
+    }
   }
 
   private async downloadAndUnpack(

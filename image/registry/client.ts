@@ -41,6 +41,12 @@ const MANIFEST_ACCEPT = [
   MEDIA_TYPES.dockerManifest,
 ].join(", ");
 
+/**
+ * A blob download whose connection broke after the response started (reset, cut, EOF
+ * before Content-Length): worth downloading again, as containerd and CRI-O do.
+ */
+export class BlobInterruptedError extends UnavailableError {}
+
 const MAX_MANIFEST_BYTES = 8 * 1024 * 1024;
 const MAX_RETRIES = 3;
 const BACKOFF_MS = 250;
@@ -422,16 +428,24 @@ export class RegistryClient {
       async function* body(): AsyncIterable<Uint8Array> {
         if (!stream) return;
         const reader = stream.getReader();
+        let received = 0;
         try {
           while (true) {
             let r: ReadableStreamReadResult<Uint8Array>;
             try {
               r = await reader.read();
             } catch (e) {
-              rethrow(e);
+              if (wd.fired || signal.aborted) rethrow(e);
+              throw new BlobInterruptedError(
+                `${what}: the connection to ${ep.url} broke after ${received} bytes (${
+                  e instanceof Error ? e.message : e
+                })`,
+                { cause: e },
+              );
             }
             if (r.done) return;
             wd.poke();
+            received += r.value.length;
             yield r.value;
           }
         } finally {
