@@ -1,6 +1,6 @@
 /**
  * bench/compare: Skiff and containerd side by side, driven by the same CRI client with the
- * same workloads, one runtime at a time on this machine.
+ * same workloads, each phase on one runtime and then the other (both stay up, only one works).
  *
  *   deno run --allow-all bench/compare.ts            # full counts (~1.5 min on 2 cores)
  *   deno run --allow-all bench/compare.ts --quick    # small counts, a smoke run (~15 s)
