@@ -6,7 +6,8 @@
  * random delay in [0, N] ms (N = 1.3 × the operation's own duration, measured by one
  * uninterrupted run first, so most kills land inside it), restarts Skiff, and then asserts:
  * every pod and container it lists is consistent (status calls succeed, running ones still
- * run, ready pods keep their namespaces), the interrupted operation can be retried to
+ * run, ready pods keep their namespaces), a bystander pod's container the operation does
+ * not touch runs on with the same PID, the interrupted operation can be retried to
  * success, and a full teardown through CRI leaves zero leaked mounts, netns files, veths,
  * IPAM allocations, per-pod iptables rules, cgroups, processes and files.
  *
@@ -31,7 +32,7 @@ import {
 } from "./helpers.ts";
 
 const ignore = faultPrerequisitesMissing() !== null;
-const ITERATIONS = HEAVY ? 25 : 3;
+const ITERATIONS = HEAVY ? 25 : 5;
 
 interface Pod {
   id: string;
@@ -54,6 +55,7 @@ async function runScenario<C>(
   const w = await FaultWorld.create();
   try {
     await w.skiff.start();
+    await w.pullImage();
     if (opts.image === "big") await pushBigImage(w);
     // One uninterrupted run measures how long the operation takes.
     let c = await sc.prepare(w);
@@ -64,6 +66,10 @@ async function runScenario<C>(
     const maxDelay = Math.max(10, Math.ceil(took * 1.3));
     const outcomes: string[] = [];
     for (let i = 0; i < ITERATIONS; i++) {
+      // A pod and container the operation does not touch: it must run on, unchanged.
+      const bystander = await w.container(await w.pod(), "bystander");
+      await w.client.call("StartContainer", { container_id: bystander });
+      const bystanderPid = await pidOf(w, bystander);
       c = await sc.prepare(w);
       const delay = Math.floor(Math.random() * maxDelay);
       const ctx = `${name} iteration ${i} (kill after ${delay} ms of ~${Math.round(took)} ms)`;
@@ -75,6 +81,8 @@ async function runScenario<C>(
       outcomes.push(`${delay}ms:${finished ? "completed" : "interrupted"}`);
       await w.skiff.start();
       await assertConsistent(w.skiff, `${ctx}, after restart`);
+      assert.equal(await containerState(w, bystander), "CONTAINER_RUNNING", `${ctx}: bystander`);
+      assert.equal(await pidOf(w, bystander), bystanderPid, `${ctx}: bystander restarted`);
       await sc.retry(w, c);
       await assertConsistent(w.skiff, `${ctx}, after retry`);
       await teardownThroughCri(w.skiff);
@@ -115,6 +123,11 @@ async function podByUid(w: FaultWorld, uid: string): Promise<string | undefined>
 async function containerState(w: FaultWorld, id: string): Promise<string> {
   const { status } = await w.client.call("ContainerStatus", { container_id: id });
   return status!.state;
+}
+
+async function pidOf(w: FaultWorld, id: string): Promise<number> {
+  const st = await w.client.call("ContainerStatus", { container_id: id, verbose: true });
+  return (JSON.parse(st.info.info) as { pid: number }).pid;
 }
 
 async function waitState(w: FaultWorld, id: string, state: string): Promise<void> {
