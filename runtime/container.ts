@@ -732,13 +732,17 @@ export class ContainerService implements ImageUsage, PodContainers, ContainerLoo
 
   /** Reaps running in the background, awaited by destroy() so none outlives a removal. */
   private readonly reaps = new Map<string, Promise<void>>();
+  /** Containers whose runtime state a reap already deleted: removal need not run runc again. */
+  private readonly reaped = new Set<string>();
 
   /** Frees the runtime's state of an exited container (its cgroup, runc state dir). */
   private reap(rec: ContainerRecord): Promise<void> {
     const pending = this.reaps.get(rec.id);
     if (pending) return pending;
     const done = this.runtimeFor(rec).delete(rec.id).then(
-      () => {},
+      () => {
+        this.reaped.add(rec.id);
+      },
       (err) => this.log.warn("runtime delete failed", { id: rec.id, err: errorMessage(err) }),
     ).finally(() => this.reaps.delete(rec.id));
     this.reaps.set(rec.id, done);
@@ -766,7 +770,7 @@ export class ContainerService implements ImageUsage, PodContainers, ContainerLoo
   /** Removes everything a container has on the node: runtime state, mount, dirs, record. */
   private async destroy(rec: ContainerRecord): Promise<void> {
     await this.reaps.get(rec.id);
-    await this.runtimeFor(rec).delete(rec.id).catch(() => {});
+    if (!this.reaped.delete(rec.id)) await this.runtimeFor(rec).delete(rec.id).catch(() => {});
     await this.removeConmonCgroups(rec);
     await unmountRootfs(`${rec.bundleDir}/rootfs`);
     try {
