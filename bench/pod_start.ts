@@ -169,6 +169,10 @@ async function floorRound(s: TestSkiff, image: string, concurrent: boolean): Pro
     else for (let i = 0; i < COUNT; i++) await one(i);
   } finally {
     for (const id of ids) await run(["delete", "--force", id]).catch(() => {});
+    // runc removes each container's cgroup, not the parent the floor put them under.
+    for (const hierarchy of Deno.readDirSync("/sys/fs/cgroup")) {
+      await Deno.remove(`/sys/fs/cgroup/${hierarchy.name}/skiff-bench-floor`).catch(() => {});
+    }
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     await removePods(s, [ref]);
   }
