@@ -14,6 +14,7 @@
 import { FailedPreconditionError } from "../core/errors.ts";
 import type { CommandStreams, TerminalSize } from "../cri/streaming/types.ts";
 import type { ContainerForStreaming } from "./contracts.ts";
+import { cString } from "./linux/cstring.ts";
 
 const AF_UNIX = 1;
 const SOCK_SEQPACKET = 5;
@@ -54,13 +55,6 @@ let lib: Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] | null = null;
 function libc(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] {
   lib ??= Deno.dlopen("libc.so.6", SYMBOLS).symbols;
   return lib;
-}
-
-function cString(s: string): Uint8Array<ArrayBuffer> {
-  const b = new TextEncoder().encode(s + "\0");
-  const out = new Uint8Array(new ArrayBuffer(b.length));
-  out.set(b);
-  return out;
 }
 
 function sockaddrUn(path: string): Uint8Array<ArrayBuffer> {

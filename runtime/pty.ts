@@ -7,6 +7,7 @@
  * reports hang-up whenever no slave is open, including before the child opened it.
  */
 import type { TerminalSize } from "../cri/streaming/types.ts";
+import { cString } from "./linux/cstring.ts";
 
 const O_RDWR = 0o2;
 const O_NOCTTY = 0o400;
@@ -38,13 +39,6 @@ let lib: Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] | null = null;
 function libc(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] {
   lib ??= Deno.dlopen("libc.so.6", SYMBOLS).symbols;
   return lib;
-}
-
-function cString(s: string): Uint8Array<ArrayBuffer> {
-  const b = new TextEncoder().encode(s + "\0");
-  const out = new Uint8Array(new ArrayBuffer(b.length));
-  out.set(b);
-  return out;
 }
 
 export class Pty {
