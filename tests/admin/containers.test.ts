@@ -7,6 +7,7 @@
  * with no line lost.
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./assert.ts";
+import { startLoggingPod } from "./pod.ts";
 import { TestSkiff } from "../helpers/skiff.ts";
 import { missingPrerequisites } from "../helpers/env.ts";
 import { registryPrerequisitesMissing, TestRegistry } from "../helpers/registry.ts";
@@ -105,32 +106,13 @@ Deno.test({
         assertStringIncludes(table.stdout, `${registry.host}/clitest/busybox   1`);
       });
 
-      const { pod_sandbox_id: podId } = await s.client.call("RunPodSandbox", {
-        config: {
-          metadata: { name: "clipod", namespace: "cli", uid: crypto.randomUUID() },
-          hostname: "clipod",
-          log_directory: `${s.dir}/pod-logs`,
-          linux: {
-            security_context: {
-              namespace_options: { network: "NODE", pid: "CONTAINER", ipc: "POD" },
-            },
-          },
-        },
+      const { podId, containerId: ctr } = await startLoggingPod(s, {
+        pod: "clipod",
+        namespace: "cli",
+        container: "counter",
+        image: img.ref,
+        script: "i=0; while true; do echo n=$i; i=$((i+1)); sleep 0.1; done",
       });
-      const { container_id: ctr } = await s.client.call("CreateContainer", {
-        pod_sandbox_id: podId,
-        config: {
-          metadata: { name: "counter", attempt: 0 },
-          image: { image: img.ref },
-          command: ["sh", "-c", "i=0; while true; do echo n=$i; i=$((i+1)); sleep 0.1; done"],
-          log_path: "counter/0.log",
-        },
-        sandbox_config: {
-          metadata: { name: "clipod", namespace: "cli" },
-          log_directory: `${s.dir}/pod-logs`,
-        },
-      });
-      await s.client.call("StartContainer", { container_id: ctr });
 
       await t.step("skiff ps / pods", async () => {
         const ps = JSON.parse((await skiffCli(s, ["ps", "-o", "json"])).stdout);

@@ -5,6 +5,7 @@
  * to tests/artifacts/ (gitignored).
  */
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
+import { startLoggingPod } from "./pod.ts";
 import { chromium } from "playwright-core";
 import type { BrowserContext, Page } from "playwright-core";
 import { TestSkiff } from "../helpers/skiff.ts";
@@ -198,32 +199,13 @@ Deno.test({
       await shot(page, "images");
 
       // A pod with a container that writes a numbered line every 200 ms.
-      const { pod_sandbox_id: podId } = await s.client.call("RunPodSandbox", {
-        config: {
-          metadata: { name: "web", namespace: "dash", uid: crypto.randomUUID() },
-          hostname: "web",
-          log_directory: `${s.dir}/pod-logs`,
-          linux: {
-            security_context: {
-              namespace_options: { network: "NODE", pid: "CONTAINER", ipc: "POD" },
-            },
-          },
-        },
+      const { containerId: ctrId } = await startLoggingPod(s, {
+        pod: "web",
+        namespace: "dash",
+        container: "ticker",
+        image: img.ref,
+        script: "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done",
       });
-      const { container_id: ctrId } = await s.client.call("CreateContainer", {
-        pod_sandbox_id: podId,
-        config: {
-          metadata: { name: "ticker", attempt: 0 },
-          image: { image: img.ref },
-          command: ["sh", "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done"],
-          log_path: "ticker/0.log",
-        },
-        sandbox_config: {
-          metadata: { name: "web", namespace: "dash" },
-          log_directory: `${s.dir}/pod-logs`,
-        },
-      });
-      await s.client.call("StartContainer", { container_id: ctrId });
 
       // Live from events: the container appears without a reload.
       await page.click("button[data-tab='containers']");
