@@ -9,6 +9,7 @@
  * spliced into the script text.
  */
 import { InternalError } from "../core/errors.ts";
+import { mkfifoSync } from "./linux/fifo.ts";
 
 /**
  * Closes every inherited fd above 2 (Skiff's own sockets and pipes are not all
@@ -60,14 +61,10 @@ export interface ConmonStarted {
 
 export async function mkfifo(path: string): Promise<void> {
   await Deno.remove(path).catch(() => {});
-  const out = await new Deno.Command("mkfifo", {
-    args: ["-m", "0600", path],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (!out.success) {
-    throw new InternalError(`mkfifo ${path}: ${new TextDecoder().decode(out.stderr).trim()}`);
+  try {
+    mkfifoSync(path, 0o600);
+  } catch (err) {
+    throw new InternalError((err as Error).message);
   }
 }
 
