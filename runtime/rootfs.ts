@@ -3,22 +3,10 @@
  * the container's own upper and work directories.
  */
 import { InternalError } from "../core/errors.ts";
-
-async function run(cmd: string, args: string[]): Promise<{ ok: boolean; stderr: string }> {
-  const out = await new Deno.Command(cmd, { args, stdin: "null", stdout: "null", stderr: "piped" })
-    .output();
-  return { ok: out.success, stderr: new TextDecoder().decode(out.stderr).trim() };
-}
+import { isMountedSync, MNT_DETACH, mountSync, umountSync } from "./linux/mounts.ts";
 
 /** Whether `path` is a mount point (listed in this process's mountinfo). */
-export function isMounted(path: string): boolean {
-  const info = Deno.readTextFileSync("/proc/self/mountinfo");
-  for (const line of info.split("\n")) {
-    const target = line.split(" ")[4];
-    if (target && target.replace(/\\040/g, " ") === path) return true;
-  }
-  return false;
-}
+export const isMounted = isMountedSync;
 
 /**
  * Mounts the overlay at `target`. `layerDirs` are lowest (base) first, as image/ gives
@@ -37,10 +25,12 @@ export async function mountRootfs(
   if (isMounted(target)) return;
   const lower = [...layerDirs].reverse().join(":");
   const opts = `lowerdir=${lower},upperdir=${upper},workdir=${work}`;
-  // `mount` takes the option string as one argv element: no shell is involved.
-  const r = await run("mount", ["-t", "overlay", "overlay", "-o", opts, target]);
-  if (!r.ok) {
-    throw new InternalError(`cannot mount the container rootfs at ${target}: ${r.stderr}`);
+  try {
+    mountSync("overlay", target, "overlay", opts);
+  } catch (err) {
+    throw new InternalError(
+      `cannot mount the container rootfs at ${target}: ${(err as Error).message}`,
+    );
   }
 }
 
@@ -59,26 +49,25 @@ export async function mountReadOnlyLayers(
   if (isMounted(target)) return;
   const lowers = [...layerDirs].reverse();
   if (lowers.length === 1) lowers.push(emptyDir);
-  const r = await run("mount", [
-    "-t",
-    "overlay",
-    "overlay",
-    "-o",
-    `ro,lowerdir=${lowers.join(":")}`,
-    target,
-  ]);
-  if (!r.ok) throw new InternalError(`cannot mount the image volume at ${target}: ${r.stderr}`);
+  const MS_RDONLY = 1;
+  try {
+    mountSync("overlay", target, "overlay", `lowerdir=${lowers.join(":")}`, MS_RDONLY);
+  } catch (err) {
+    throw new InternalError(
+      `cannot mount the image volume at ${target}: ${(err as Error).message}`,
+    );
+  }
 }
 
 /** Unmounts the rootfs; a no-op when nothing is mounted there. */
 export async function unmountRootfs(target: string): Promise<void> {
   for (let i = 0; i < 5 && isMounted(target); i++) {
-    const r = await run("umount", [target]);
-    if (r.ok) continue;
+    const r = umountSync(target);
+    if (r.errno === 0) continue;
     if (i === 4) {
       // Still busy after retries: detach it so that nothing is left in the mount table.
-      const lazy = await run("umount", ["-l", target]);
-      if (!lazy.ok) throw new InternalError(`cannot unmount ${target}: ${lazy.stderr}`);
+      const lazy = umountSync(target, MNT_DETACH);
+      if (lazy.errno !== 0) throw new InternalError(`cannot unmount ${target}: ${lazy.text}`);
       return;
     }
     await new Promise((r) => setTimeout(r, 50 * (i + 1)));
