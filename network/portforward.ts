@@ -12,7 +12,7 @@
  * first bytes wait in the pipe for the second attempt.
  */
 import { InternalError } from "../core/errors.ts";
-import type { DuplexStreams } from "../cri/streaming/types.ts";
+import type { DuplexStreams } from "../runtime/contracts.ts";
 
 export interface PortForwardTarget {
   /** The pod's pinned network namespace; null for host-network pods. */

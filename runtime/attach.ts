@@ -12,7 +12,7 @@
  * timeouts, so a session can always be torn down.
  */
 import { FailedPreconditionError } from "../core/errors.ts";
-import type { CommandStreams, TerminalSize } from "../cri/streaming/types.ts";
+import type { CommandStreams, TerminalSize } from "./contracts.ts";
 import type { ContainerForStreaming } from "./contracts.ts";
 import { cString } from "./linux/cstring.ts";
 

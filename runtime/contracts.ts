@@ -189,3 +189,30 @@ export interface StatsTargets {
   listSandboxesForStats(): SandboxForStats[];
   getSandboxForStats(id: string): SandboxForStats | undefined;
 }
+
+// ---------------------------------------------------------------------------------------
+// Byte streams between the streaming server (cri/streaming/) and exec, attach, port-forward
+
+export interface TerminalSize {
+  width: number;
+  height: number;
+}
+
+/**
+ * The client's side of a remote command, as web streams. Absent streams were not requested.
+ * `stdout`/`stderr` writes resolve only once the client's socket took the bytes, so a
+ * producer piping into them is slowed to the client's pace.
+ */
+export interface CommandStreams {
+  stdin: ReadableStream<Uint8Array> | null;
+  stdout: WritableStream<Uint8Array> | null;
+  stderr: WritableStream<Uint8Array> | null;
+  /** Terminal sizes from the client (TTY sessions only). */
+  resize: ReadableStream<TerminalSize> | null;
+}
+
+/** A byte stream both ways: one port-forward connection. */
+export interface DuplexStreams {
+  readable: ReadableStream<Uint8Array>;
+  writable: WritableStream<Uint8Array>;
+}

@@ -16,7 +16,7 @@ import {
   InternalError,
   InvalidArgumentError,
 } from "../core/errors.ts";
-import type { CommandStreams } from "../cri/streaming/types.ts";
+import type { CommandStreams } from "./contracts.ts";
 import type { ContainerForStreaming } from "./contracts.ts";
 import { Pty } from "./pty.ts";
 

@@ -6,7 +6,7 @@
  * always be closed. Skiff holds the slave open itself until the process exits: a pty master
  * reports hang-up whenever no slave is open, including before the child opened it.
  */
-import type { TerminalSize } from "../cri/streaming/types.ts";
+import type { TerminalSize } from "./contracts.ts";
 import { cString } from "./linux/cstring.ts";
 
 const O_RDWR = 0o2;

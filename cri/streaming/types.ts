@@ -1,28 +1,9 @@
 /** What the streaming server asks of the runtime, and what it hands over. */
 
-export interface TerminalSize {
-  width: number;
-  height: number;
-}
-
-/**
- * The client's side of a remote command, as web streams. Absent streams were not requested.
- * `stdout`/`stderr` writes resolve only once the client's socket took the bytes, so a
- * producer piping into them is slowed to the client's pace.
- */
-export interface CommandStreams {
-  stdin: ReadableStream<Uint8Array> | null;
-  stdout: WritableStream<Uint8Array> | null;
-  stderr: WritableStream<Uint8Array> | null;
-  /** Terminal sizes from the client (TTY sessions only). */
-  resize: ReadableStream<TerminalSize> | null;
-}
-
-/** A byte stream both ways: one port-forward connection. */
-export interface DuplexStreams {
-  readable: ReadableStream<Uint8Array>;
-  writable: WritableStream<Uint8Array>;
-}
+// The byte-stream shapes are the seam runtime/ and network/ implement: they live with the
+// other seams in runtime/contracts.ts.
+import type { CommandStreams, DuplexStreams, TerminalSize } from "../../runtime/contracts.ts";
+export type { CommandStreams, DuplexStreams, TerminalSize };
 
 export interface ExecRequest {
   containerId: string;
