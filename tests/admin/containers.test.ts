@@ -42,23 +42,6 @@ async function skiffCli(
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
-async function cleanup(s: TestSkiff): Promise<void> {
-  if (s.pid) {
-    try {
-      const { items } = await s.client.call("ListPodSandbox", {}, { timeoutMs: 5000 });
-      for (const p of items) {
-        await s.client.call("StopPodSandbox", { pod_sandbox_id: p.id }, { timeoutMs: 30000 })
-          .catch(() => {});
-        await s.client.call("RemovePodSandbox", { pod_sandbox_id: p.id }, { timeoutMs: 30000 })
-          .catch(() => {});
-      }
-    } catch {
-      // not answering: dispose() unmounts what is left
-    }
-  }
-  await s.dispose();
-}
-
 Deno.test({
   name: "cli+rest: real containers (pull, ps, logs, exec, stats, inspect, rm, log rotation)",
   ignore,
@@ -303,7 +286,7 @@ Deno.test({
         assertEquals([rmp.code, rmp.stdout], [0, `Removed pod ${podId}\n`]);
       });
     } finally {
-      await cleanup(s);
+      await s.dispose();
       await registry.stop();
     }
   },

@@ -76,24 +76,6 @@ function watchProblems(page: Page): string[] {
   return problems;
 }
 
-/** Removes every pod (their containers go with them), then the Skiff and its files. */
-async function cleanup(s: TestSkiff): Promise<void> {
-  if (s.pid) {
-    try {
-      const { items } = await s.client.call("ListPodSandbox", {}, { timeoutMs: 5000 });
-      for (const p of items) {
-        await s.client.call("StopPodSandbox", { pod_sandbox_id: p.id }, { timeoutMs: 30000 })
-          .catch(() => {});
-        await s.client.call("RemovePodSandbox", { pod_sandbox_id: p.id }, { timeoutMs: 30000 })
-          .catch(() => {});
-      }
-    } catch {
-      // not answering: dispose() unmounts what is left
-    }
-  }
-  await s.dispose();
-}
-
 Deno.test({
   name: "dashboard: loads in chromium without console errors and lists a running pod",
   ignore,
@@ -239,7 +221,7 @@ Deno.test({
     } finally {
       await ctx?.close().catch(() => {});
       await Deno.remove(profile, { recursive: true }).catch(() => {});
-      await cleanup(s);
+      await s.dispose();
       await registry.stop();
     }
   },

@@ -62,38 +62,6 @@ async function waitState(s: TestSkiff, id: string, state: string, ms = 10000) {
   }
 }
 
-/** Removes every pod Skiff still lists (containers go with them), then the Skiff. */
-async function cleanup(s: TestSkiff): Promise<void> {
-  if (s.pid) {
-    try {
-      const { items } = await s.client.call("ListPodSandbox", {}, { timeoutMs: 5000 });
-      for (const p of items) {
-        await s.client.call("RemovePodSandbox", { pod_sandbox_id: p.id }, { timeoutMs: 30000 })
-          .catch(() => {});
-      }
-    } catch { /* not answering: dispose unmounts what is left */ }
-  }
-  // Whatever Skiff could not remove (it failed to restart, say) is killed through runc.
-  await s.kill();
-  const root = `${s.stateDir}/runtimes/runc`;
-  for (
-    const e of (() => {
-      try {
-        return [...Deno.readDirSync(`${s.stateDir}/containers`)];
-      } catch {
-        return [];
-      }
-    })()
-  ) {
-    await new Deno.Command("runc", {
-      args: ["--root", root, "delete", "--force", e.name],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-  }
-  await s.dispose();
-}
-
 function processesReferring(dir: string): string[] {
   const out: string[] = [];
   for (const e of Deno.readDirSync("/proc")) {
@@ -240,7 +208,7 @@ Deno.test(
       await s.client.call("StopPodSandbox", { pod_sandbox_id: podId });
       await s.client.call("RemovePodSandbox", { pod_sandbox_id: podId });
     } finally {
-      await cleanup(s);
+      await s.dispose();
       await registry.stop();
     }
   },
@@ -316,7 +284,7 @@ Deno.test(
       assertEquals(processesReferring(s.dir).filter((p) => !p.startsWith(`${s.pid}:`)), []);
       assertEquals([...Deno.readDirSync(`${s.stateDir}/containers`)], []);
     } finally {
-      await cleanup(s);
+      await s.dispose();
       await registry.stop();
     }
   },
@@ -378,7 +346,7 @@ Deno.test(
       assertEquals((await s.client.call("ListContainers", {})).containers, []);
       assertEquals(processesReferring(s.dir).filter((p) => !p.startsWith(`${s.pid}:`)), []);
     } finally {
-      await cleanup(s);
+      await s.dispose();
       await registry.stop();
     }
   },
@@ -435,7 +403,7 @@ Deno.test(
       assertEquals(processesReferring(`${s.dir}/state/containers`), []);
       await s.client.call("RemovePodSandbox", { pod_sandbox_id: podId });
     } finally {
-      await cleanup(s);
+      await s.dispose();
       await registry.stop();
     }
   },

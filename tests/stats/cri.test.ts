@@ -363,15 +363,6 @@ Deno.test({
           (await metricValue(s, /^skiff_container_event_subscribers /)) === subscribersAtStart,
       );
     } finally {
-      if (s.pid) {
-        try {
-          const { items } = await s.client.call("ListPodSandbox", {}, { timeoutMs: 5000 });
-          for (const p of items) {
-            await s.client.call("RemovePodSandbox", { pod_sandbox_id: p.id }, { timeoutMs: 30000 })
-              .catch(() => {});
-          }
-        } catch { /* not answering: dispose unmounts what is left */ }
-      }
       await s.dispose();
       await registry.stop();
       await removeCgroup(cgroupParent);
