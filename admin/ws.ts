@@ -5,7 +5,7 @@
  * The admin server does not run commands itself: it asks the CRI handler (Exec, Attach,
  * PortForward) for a streaming URL exactly as kubelet does, opens that URL on the CRI
  * streaming server with the same subprotocol, and relays frames unchanged both ways. So
- * there is one streaming core (cri/streaming), and the admin API adds only the operator's
+ * there is one streaming core (streaming/), and the admin API adds only the operator's
  * front: bearer token (also accepted as the `base64url.bearer.authorization.k8s.io.`
  * subprotocol, since browsers cannot set headers on WebSocket), the audit log and CORS.
  */

@@ -11,7 +11,7 @@
  * Run: deno run -A bench/exec.ts [iterations]  (root, runc, conmon, busybox-static, go)
  */
 import { logger } from "../core/log.ts";
-import { runtimeStreamingBackend, StreamingServer } from "../cri/streaming/mod.ts";
+import { runtimeStreamingBackend, StreamingServer } from "../streaming/mod.ts";
 import { execSync, runtimeExecArgv } from "../runtime/exec.ts";
 import { RuntimeFixture, runtimePrerequisitesMissing } from "../tests/container/fixture.ts";
 import { goClientMissing, runGoClient } from "../tests/helpers/go/mod.ts";

@@ -9,7 +9,7 @@ import { FailedPreconditionError, UnimplementedError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import type { MetricsRegistry } from "../core/metrics.ts";
 import { grpcCodeName, toGrpcStatus } from "./errors.ts";
-import { AuthorityFront } from "./authority_front.ts";
+import { AuthorityFront } from "./compat/authority_front.ts";
 import type {
   CallContext,
   CriHandlers,

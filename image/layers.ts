@@ -15,7 +15,7 @@ import { FailedPreconditionError } from "../core/errors.ts";
 import type { Collection } from "../store/mod.ts";
 import { LayerApplier, UnsafeLayerError } from "./unpack/applier.ts";
 import { TarFormatError, TarReader } from "./unpack/tar.ts";
-import { SyscallError } from "./unpack/syscalls.ts";
+import { SyscallError } from "../linux/fs_syscalls.ts";
 
 export interface LayerRecord {
   chainId: string;

@@ -14,7 +14,8 @@
 import { FailedPreconditionError } from "../core/errors.ts";
 import type { CommandStreams, TerminalSize } from "./contracts.ts";
 import type { ContainerForStreaming } from "./contracts.ts";
-import { cString } from "./linux/cstring.ts";
+import { cString } from "../linux/cstring.ts";
+import { libc } from "../linux/libc.ts";
 
 const AF_UNIX = 1;
 const SOCK_SEQPACKET = 5;
@@ -38,24 +39,6 @@ const SUN_PATH_MAX = 107;
 /** conmon's pipe numbers on the attach socket. */
 export const ATTACH_PIPE_STDOUT = 2;
 export const ATTACH_PIPE_STDERR = 3;
-
-const SYMBOLS = {
-  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
-  connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
-  shutdown: { parameters: ["i32", "i32"], result: "i32" },
-  open: { parameters: ["buffer", "i32"], result: "i32" },
-  close: { parameters: ["i32"], result: "i32" },
-  poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
-  read: { parameters: ["i32", "buffer", "usize"], result: "isize", nonblocking: true },
-  write: { parameters: ["i32", "buffer", "usize"], result: "isize", nonblocking: true },
-  send: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize", nonblocking: true },
-} as const;
-
-let lib: Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] | null = null;
-function libc(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] {
-  lib ??= Deno.dlopen("libc.so.6", SYMBOLS).symbols;
-  return lib;
-}
 
 function sockaddrUn(path: string): Uint8Array<ArrayBuffer> {
   const p = new TextEncoder().encode(path);

@@ -22,7 +22,7 @@ import {
 import type { Logger } from "../core/log.ts";
 import type { Store } from "../store/mod.ts";
 import type { Collection } from "../store/mod.ts";
-import type { ContainerConfig, ImageSpec, LinuxContainerResources, Mount } from "../cri/types.ts";
+import type { ContainerConfig, ImageSpec, LinuxContainerResources, Mount } from "./model.ts";
 import type {
   ContainerEvent,
   ContainerEventSink,
@@ -41,6 +41,7 @@ import { startConmon } from "./monitor.ts";
 import { isMounted, mountReadOnlyLayers, mountRootfs, unmountRootfs } from "./rootfs.ts";
 import { ALL_CAPABILITIES, buildSpec, type OciDevice, type SpecHost } from "./spec.ts";
 import { resolveInRoot, resolveUser } from "./user.ts";
+import { KeyedLock } from "../core/keyed_lock.ts";
 
 /** What Skiff remembers of a container, across restarts. */
 export interface ContainerRecord {
@@ -156,22 +157,6 @@ export function parseSignal(s: string): string | null {
   const rtmax = /^SIGRTMAX(?:MINUS(\d+))?$/.exec(name);
   if (rtmax) return String(64 - Number(rtmax[1] ?? 0));
   return null;
-}
-
-/** Serializes operations on one key (a container ID) while letting others run. */
-class KeyedLock {
-  private tails = new Map<string, Promise<unknown>>();
-  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.tails.get(key) ?? Promise.resolve();
-    const next = prev.catch(() => {}).then(fn);
-    const tail = next.catch(() => {});
-    this.tails.set(key, tail);
-    try {
-      return await next;
-    } finally {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    }
-  }
 }
 
 function randomId(): string {

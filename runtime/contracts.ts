@@ -191,7 +191,7 @@ export interface StatsTargets {
 }
 
 // ---------------------------------------------------------------------------------------
-// Byte streams between the streaming server (cri/streaming/) and exec, attach, port-forward
+// Byte streams between the streaming server (streaming/) and exec, attach, port-forward
 
 export interface TerminalSize {
   width: number;

@@ -18,7 +18,7 @@ import {
 } from "../core/errors.ts";
 import type { CommandStreams } from "./contracts.ts";
 import type { ContainerForStreaming } from "./contracts.ts";
-import { Pty } from "./pty.ts";
+import { Pty } from "../linux/pty.ts";
 
 /** Cap on each of ExecSync's stdout and stderr, as containerd (16 MiB). */
 export const EXEC_SYNC_OUTPUT_LIMIT = 16 * 1024 * 1024;

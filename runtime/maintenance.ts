@@ -4,7 +4,7 @@
  * operation per container at a time (a resize racing a checkpoint helps nobody).
  */
 import { InvalidArgumentError, NotFoundError } from "../core/errors.ts";
-import type { LinuxContainerResources } from "../cri/types.ts";
+import type { LinuxContainerResources } from "./model.ts";
 import type { ContainerRecord } from "./container.ts";
 import { checkpointContainer, CriuProbe } from "./checkpoint.ts";
 import { reopenContainerLog } from "./log_reopen.ts";

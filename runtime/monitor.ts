@@ -9,7 +9,7 @@
  * spliced into the script text.
  */
 import { InternalError } from "../core/errors.ts";
-import { mkfifoSync } from "./linux/fifo.ts";
+import { mkfifoSync } from "../linux/fifo.ts";
 
 /**
  * Closes every inherited fd above 2 (Skiff's own sockets and pipes are not all

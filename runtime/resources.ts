@@ -5,7 +5,7 @@
  * spec on disk matches what the container has.
  */
 import { FailedPreconditionError, InternalError, InvalidArgumentError } from "../core/errors.ts";
-import type { LinuxContainerResources } from "../cri/types.ts";
+import type { LinuxContainerResources } from "./model.ts";
 import type { ContainerStateName } from "./contracts.ts";
 
 /** The OCI runtime-spec `linux.resources` subset CRI can set. */

@@ -3,7 +3,7 @@
  * the container's own upper and work directories.
  */
 import { InternalError } from "../core/errors.ts";
-import { isMountedSync, MNT_DETACH, mountSync, umountSync } from "./linux/mounts.ts";
+import { isMountedSync, MNT_DETACH, mountSync, umountSync } from "../linux/mounts.ts";
 
 /** Whether `path` is a mount point (listed in this process's mountinfo). */
 export const isMounted = isMountedSync;

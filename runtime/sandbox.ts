@@ -17,7 +17,7 @@ import {
 } from "../core/errors.ts";
 import { logger } from "../core/log.ts";
 import type { Store } from "../store/mod.ts";
-import type { PodSandboxConfig, PodSandboxState } from "../cri/types.ts";
+import type { PodSandboxConfig, PodSandboxState } from "./model.ts";
 import {
   type CniAttachment,
   type CniCapabilityArgs,
@@ -53,7 +53,8 @@ import {
   stopInfra,
 } from "./sandbox_infra.ts";
 import { normalizeSysctlName, validateSysctls } from "./sandbox_sysctls.ts";
-import { isMounted, mountTmpfs, unmountAll } from "./linux/mounts.ts";
+import { isMounted, mountTmpfs, unmountAll } from "../linux/mounts.ts";
+import { KeyedLock } from "../core/keyed_lock.ts";
 
 const log = logger("sandbox");
 
@@ -112,21 +113,6 @@ function randomId(): string {
     crypto.getRandomValues(new Uint8Array(32)),
     (b) => b.toString(16).padStart(2, "0"),
   ).join("");
-}
-
-/** Serializes operations per key; different keys run concurrently. */
-class KeyedLock {
-  private readonly tails = new Map<string, Promise<unknown>>();
-  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.tails.get(key) ?? Promise.resolve();
-    const next = prev.catch(() => {}).then(fn);
-    this.tails.set(key, next);
-    try {
-      return await next;
-    } finally {
-      if (this.tails.get(key) === next) this.tails.delete(key);
-    }
-  }
 }
 
 export class SandboxService implements SandboxProvider {

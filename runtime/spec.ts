@@ -12,7 +12,7 @@ import type {
   LinuxContainerResources,
   LinuxContainerSecurityContext,
   Mount,
-} from "../cri/types.ts";
+} from "./model.ts";
 import type { ImageRuntimeConfig, SandboxForContainer } from "./contracts.ts";
 import { defaultSeccompProfile, loadLocalhostProfile, type SeccompProfile } from "./seccomp.ts";
 import type { ResolvedUser } from "./user.ts";

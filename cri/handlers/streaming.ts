@@ -2,7 +2,7 @@
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../../core/errors.ts";
 import type { ContainerLookup, SandboxProvider } from "../../runtime/contracts.ts";
 import { execSync, requireRunning } from "../../runtime/exec.ts";
-import type { StreamingServer } from "../streaming/server.ts";
+import type { StreamingServer } from "../../streaming/server.ts";
 import type { CriHandlers } from "../handler.ts";
 
 export interface StreamingHandlerDeps {

@@ -27,7 +27,7 @@ import {
   S_IFCHR,
   S_IFIFO,
   SyscallError,
-} from "./syscalls.ts";
+} from "../../linux/fs_syscalls.ts";
 
 export class UnsafeLayerError extends Error {}
 

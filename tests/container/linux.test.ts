@@ -1,13 +1,13 @@
 /** The libc calls Skiff makes through FFI: FIFOs and mounts, with exact modes and clear errors. */
 import assert from "node:assert/strict";
-import { mkfifoSync } from "../../runtime/linux/fifo.ts";
+import { mkfifoSync } from "../../linux/fifo.ts";
 import {
   isMountedSync,
   MNT_DETACH,
   mountSync,
   splitMountOptions,
   umountSync,
-} from "../../runtime/linux/mounts.ts";
+} from "../../linux/mounts.ts";
 import { isRoot } from "../helpers/env.ts";
 
 Deno.test("mkfifoSync: a 0600 FIFO; an existing path or a missing dir is a clear error", () => {

@@ -1,7 +1,7 @@
 /** Children of Skiff inherit no descriptor but stdio (the CRI socket least of all). */
 import assert from "node:assert/strict";
 import * as net from "node:net";
-import { markAllDescriptorsCloexec } from "../../runtime/linux/cloexec.ts";
+import { markAllDescriptorsCloexec } from "../../linux/cloexec.ts";
 import { makeTempDir } from "../helpers/env.ts";
 
 async function childSocketFds(): Promise<string[]> {

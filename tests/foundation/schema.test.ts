@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import protobuf from "protobufjs";
 import { generateTypes } from "../../scripts/gen_cri_types.ts";
 
-const REFERENCE = new URL("../../../shared/reference/cri-api-v1.proto", import.meta.url);
+/** The project's own copy of upstream's schema (cri/reference/README.md says which version). */
+const REFERENCE = new URL("../../cri/reference/cri-api-v1.proto", import.meta.url);
 const OURS = new URL("../../cri/api.proto", import.meta.url);
 
 interface Shape {

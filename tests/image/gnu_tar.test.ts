@@ -8,7 +8,7 @@ import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { makeTempDir, missingPrerequisites } from "../helpers/env.ts";
 import { ImageFixture } from "./fixture.ts";
-import { lgetxattr, lsetxattr } from "../../image/unpack/syscalls.ts";
+import { lgetxattr, lsetxattr } from "../../linux/fs_syscalls.ts";
 
 const skip = missingPrerequisites({ root: true, binaries: ["tar", "gzip"] });
 

@@ -23,7 +23,7 @@ import {
 } from "../helpers/oci_build.ts";
 import { makeTempDir, missingPrerequisites, randomHex } from "../helpers/env.ts";
 import { ImageFixture } from "./fixture.ts";
-import { lgetxattr } from "../../image/unpack/syscalls.ts";
+import { lgetxattr } from "../../linux/fs_syscalls.ts";
 import { errorKind } from "../../core/errors.ts";
 
 // Root: owners, devices, xattrs and the overlay mount.

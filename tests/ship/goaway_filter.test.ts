@@ -1,6 +1,6 @@
 /** The front drops the server's GOAWAY (which can abort a Deno client) and nothing else. */
 import assert from "node:assert/strict";
-import { ServerGoawayFilter } from "../../cri/authority_front.ts";
+import { ServerGoawayFilter } from "../../cri/compat/authority_front.ts";
 
 function frame(type: number, streamId: number, payload: Uint8Array): Uint8Array {
   const f = new Uint8Array(9 + payload.length);

@@ -10,13 +10,13 @@ import {
   HpackIndexingEncoder,
   huffmanDecode,
   huffmanEncode,
-} from "../../cri/hpack.ts";
+} from "../../cri/compat/hpack.ts";
 import {
   FrameError,
   HTTP2_PREFACE,
   needsRewrite,
   RequestRewriter,
-} from "../../cri/authority_front.ts";
+} from "../../cri/compat/authority_front.ts";
 
 const hex = (s: string) =>
   new Uint8Array(s.replace(/\s+/g, "").match(/../g)!.map((b) => parseInt(b, 16)));

@@ -5,9 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { logger } from "../../core/log.ts";
-import { StreamingServer } from "../../cri/streaming/server.ts";
-import type { ExecRequest, StreamingBackend } from "../../cri/streaming/types.ts";
-import { TokenStore } from "../../cri/streaming/tokens.ts";
+import { StreamingServer } from "../../streaming/server.ts";
+import type { ExecRequest, StreamingBackend } from "../../streaming/types.ts";
+import { TokenStore } from "../../streaming/tokens.ts";
 import { runOnPty, runPiped } from "../../runtime/exec.ts";
 import { forwardPort } from "../../network/portforward.ts";
 import { exitCodeFromStatus, goClientMissing, runGoClient } from "../helpers/go/mod.ts";

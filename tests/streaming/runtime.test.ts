@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import { logger } from "../../core/log.ts";
 import { DeadlineExceededError, FailedPreconditionError } from "../../core/errors.ts";
-import { runtimeStreamingBackend, StreamingServer } from "../../cri/streaming/mod.ts";
-import type { ExecRequest } from "../../cri/streaming/types.ts";
+import { runtimeStreamingBackend, StreamingServer } from "../../streaming/mod.ts";
+import type { ExecRequest } from "../../streaming/types.ts";
 import { execSync } from "../../runtime/exec.ts";
 import { RuntimeFixture, runtimePrerequisitesMissing } from "../container/fixture.ts";
 import { exitCodeFromStatus, goClientMissing, runGoClient } from "../helpers/go/mod.ts";

@@ -1,11 +1,11 @@
 /** Pure pieces of the streaming server: tokens, SPDY header blocks and zlib, resize parsing. */
 import assert from "node:assert/strict";
 import { ResourceExhaustedError } from "../../core/errors.ts";
-import { TokenStore } from "../../cri/streaming/tokens.ts";
-import { decodeHeaderBlock, encodeHeaderBlock } from "../../cri/streaming/spdy.ts";
-import { HeaderDeflater, HeaderInflater } from "../../cri/streaming/spdy_zlib.ts";
-import { resizeEvents } from "../../cri/streaming/server.ts";
-import type { TerminalSize } from "../../cri/streaming/types.ts";
+import { TokenStore } from "../../streaming/tokens.ts";
+import { decodeHeaderBlock, encodeHeaderBlock } from "../../streaming/spdy.ts";
+import { HeaderDeflater, HeaderInflater } from "../../streaming/spdy_zlib.ts";
+import { resizeEvents } from "../../streaming/server.ts";
+import type { TerminalSize } from "../../streaming/types.ts";
 
 const execReq = {
   kind: "exec" as const,

@@ -2,7 +2,7 @@
 
 // The byte-stream shapes are the seam runtime/ and network/ implement: they live with the
 // other seams in runtime/contracts.ts.
-import type { CommandStreams, DuplexStreams, TerminalSize } from "../../runtime/contracts.ts";
+import type { CommandStreams, DuplexStreams, TerminalSize } from "../runtime/contracts.ts";
 export type { CommandStreams, DuplexStreams, TerminalSize };
 
 export interface ExecRequest {

@@ -14,8 +14,8 @@ import * as https from "node:https";
 import type { Duplex } from "node:stream";
 import type { AddressInfo } from "node:net";
 import { WebSocket, WebSocketServer } from "ws";
-import { errorMessage } from "../../core/errors.ts";
-import type { Logger } from "../../core/log.ts";
+import { errorMessage } from "../core/errors.ts";
+import type { Logger } from "../core/log.ts";
 import { RstStatus, SpdySession, type SpdyStream } from "./spdy.ts";
 import { type StreamingRequest, TokenStore } from "./tokens.ts";
 import {

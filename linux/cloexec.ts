@@ -5,32 +5,22 @@
  * socket answering after Skiff died, and a restarted Skiff found it "already serving".
  * Called once the servers are bound; children spawned later inherit nothing but stdio.
  */
+import { libc } from "./libc.ts";
+
 const F_GETFD = 1;
 const F_SETFD = 2;
 const FD_CLOEXEC = 1;
 
-let fcntl: ((fd: number, cmd: number, arg: number) => number) | null = null;
-
-function libcFcntl(): (fd: number, cmd: number, arg: number) => number {
-  if (!fcntl) {
-    const lib = Deno.dlopen("libc.so.6", {
-      fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
-    });
-    fcntl = (fd, cmd, arg) => lib.symbols.fcntl(fd, cmd, arg);
-  }
-  return fcntl;
-}
-
 /** Returns how many descriptors were changed. */
 export function markAllDescriptorsCloexec(): number {
-  const f = libcFcntl();
+  const { fcntl } = libc();
   let changed = 0;
   for (const entry of Deno.readDirSync("/proc/self/fd")) {
     const fd = Number(entry.name);
     if (!Number.isInteger(fd) || fd <= 2) continue;
-    const flags = f(fd, F_GETFD, 0);
+    const flags = fcntl(fd, F_GETFD, 0);
     if (flags < 0 || (flags & FD_CLOEXEC)) continue;
-    if (f(fd, F_SETFD, flags | FD_CLOEXEC) === 0) changed++;
+    if (fcntl(fd, F_SETFD, flags | FD_CLOEXEC) === 0) changed++;
   }
   return changed;
 }

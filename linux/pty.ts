@@ -6,8 +6,9 @@
  * always be closed. Skiff holds the slave open itself until the process exits: a pty master
  * reports hang-up whenever no slave is open, including before the child opened it.
  */
-import type { TerminalSize } from "./contracts.ts";
-import { cString } from "./linux/cstring.ts";
+import type { TerminalSize } from "../runtime/contracts.ts";
+import { cString } from "./cstring.ts";
+import { libc } from "./libc.ts";
 
 const O_RDWR = 0o2;
 const O_NOCTTY = 0o400;
@@ -20,26 +21,6 @@ const POLLOUT = 0x4;
 const POLLERR = 0x8;
 const POLLHUP = 0x10;
 const POLL_MS = 100;
-
-const SYMBOLS = {
-  posix_openpt: { parameters: ["i32"], result: "i32" },
-  grantpt: { parameters: ["i32"], result: "i32" },
-  unlockpt: { parameters: ["i32"], result: "i32" },
-  ptsname_r: { parameters: ["i32", "buffer", "usize"], result: "i32" },
-  open: { parameters: ["buffer", "i32"], result: "i32" },
-  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
-  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
-  close: { parameters: ["i32"], result: "i32" },
-  poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
-  read: { parameters: ["i32", "buffer", "usize"], result: "isize", nonblocking: true },
-  write: { parameters: ["i32", "buffer", "usize"], result: "isize", nonblocking: true },
-} as const;
-
-let lib: Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] | null = null;
-function libc(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] {
-  lib ??= Deno.dlopen("libc.so.6", SYMBOLS).symbols;
-  return lib;
-}
 
 export class Pty {
   readonly slavePath: string;

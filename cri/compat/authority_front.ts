@@ -17,7 +17,7 @@
  * The gRPC server listens on an internal socket (mode 0600) that only the front dials.
  */
 import net from "node:net";
-import type { Logger } from "../core/log.ts";
+import type { Logger } from "../../core/log.ts";
 import { encodeWithoutIndexing, type HeaderField, HpackDecoder } from "./hpack.ts";
 
 export const HTTP2_PREFACE = new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");

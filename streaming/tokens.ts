@@ -4,7 +4,7 @@
  * kubelet's request cache, tokens expire (default one minute) and at most a bounded number
  * may be outstanding.
  */
-import { ResourceExhaustedError } from "../../core/errors.ts";
+import { ResourceExhaustedError } from "../core/errors.ts";
 import type { AttachRequest, ExecRequest, PortForwardRequest } from "./types.ts";
 
 export type StreamingRequest =

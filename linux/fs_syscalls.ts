@@ -3,6 +3,7 @@
  * symlinks themselves (lchown, utimensat with AT_SYMLINK_NOFOLLOW), device nodes and FIFOs
  * (mknod), and xattrs (lsetxattr). Loaded lazily, so importing this costs nothing.
  */
+import { cString, errno, libc, strerror } from "./libc.ts";
 
 const AT_FDCWD = -100;
 const AT_SYMLINK_NOFOLLOW = 0x100;
@@ -10,51 +11,23 @@ export const S_IFCHR = 0o020000;
 export const S_IFBLK = 0o060000;
 export const S_IFIFO = 0o010000;
 
-const SYMBOLS = {
-  lchown: { parameters: ["buffer", "u32", "u32"], result: "i32" },
-  utimensat: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
-  mknod: { parameters: ["buffer", "u32", "u64"], result: "i32" },
-  lsetxattr: { parameters: ["buffer", "buffer", "buffer", "usize", "i32"], result: "i32" },
-  lgetxattr: { parameters: ["buffer", "buffer", "buffer", "usize"], result: "isize" },
-  __errno_location: { parameters: [], result: "pointer" },
-  strerror: { parameters: ["i32"], result: "pointer" },
-} as const;
-
-let lib: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
-
-function libc(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] {
-  lib ??= Deno.dlopen("libc.so.6", SYMBOLS);
-  return lib.symbols;
-}
-
-const enc = new TextEncoder();
-
-function cstr(s: string): Uint8Array<ArrayBuffer> {
-  const b = new Uint8Array(enc.encode(s).length + 1);
-  enc.encodeInto(s, b);
-  return b;
-}
-
 export class SyscallError extends Error {
   constructor(readonly call: string, readonly path: string, readonly errno: number) {
     super(`${call} ${path}: ${describeErrno(errno)}`);
   }
 }
 
-function describeErrno(errno: number): string {
-  const p = libc().strerror(errno);
-  return p ? `${Deno.UnsafePointerView.getCString(p)} (errno ${errno})` : `errno ${errno}`;
+function describeErrno(code: number): string {
+  return `${strerror(code)} (errno ${code})`;
 }
 
 function check(rc: number, call: string, path: string): void {
   if (rc === 0) return;
-  const p = libc().__errno_location();
-  const errno = p ? new Deno.UnsafePointerView(p).getInt32() : 0;
-  throw new SyscallError(call, path, errno);
+  throw new SyscallError(call, path, errno());
 }
 
 export function lchown(path: string, uid: number, gid: number): void {
-  check(libc().lchown(cstr(path), uid >>> 0, gid >>> 0), "lchown", path);
+  check(libc().lchown(cString(path), uid >>> 0, gid >>> 0), "lchown", path);
 }
 
 /** Sets atime and mtime (seconds, fractions kept) without following a final symlink. */
@@ -63,7 +36,7 @@ export function lutimes(path: string, seconds: number): void {
   const nsec = Math.round((seconds - sec) * 1e9);
   const ts = new BigInt64Array([BigInt(sec), BigInt(nsec), BigInt(sec), BigInt(nsec)]);
   check(
-    libc().utimensat(AT_FDCWD, cstr(path), new Uint8Array(ts.buffer), AT_SYMLINK_NOFOLLOW),
+    libc().utimensat(AT_FDCWD, cString(path), new Uint8Array(ts.buffer), AT_SYMLINK_NOFOLLOW),
     "utimensat",
     path,
   );
@@ -78,7 +51,7 @@ function makedev(major: number, minor: number): bigint {
 
 export function mknod(path: string, typeBits: number, perm: number, major = 0, minor = 0): void {
   check(
-    libc().mknod(cstr(path), (typeBits | (perm & 0o7777)) >>> 0, makedev(major, minor)),
+    libc().mknod(cString(path), (typeBits | (perm & 0o7777)) >>> 0, makedev(major, minor)),
     "mknod",
     path,
   );
@@ -88,7 +61,7 @@ export function lsetxattr(path: string, name: string, value: Uint8Array): void {
   const v = new Uint8Array(value.length);
   v.set(value);
   check(
-    libc().lsetxattr(cstr(path), cstr(name), v, BigInt(v.length), 0),
+    libc().lsetxattr(cString(path), cString(name), v, BigInt(v.length), 0),
     `lsetxattr(${name})`,
     path,
   );
@@ -97,12 +70,11 @@ export function lsetxattr(path: string, name: string, value: Uint8Array): void {
 /** Reads an xattr without following a final symlink; null when it is not set. */
 export function lgetxattr(path: string, name: string): Uint8Array | null {
   const buf = new Uint8Array(64 * 1024);
-  const n = Number(libc().lgetxattr(cstr(path), cstr(name), buf, BigInt(buf.length)));
+  const n = Number(libc().lgetxattr(cString(path), cString(name), buf, BigInt(buf.length)));
   if (n < 0) {
-    const p = libc().__errno_location();
-    const errno = p ? new Deno.UnsafePointerView(p).getInt32() : 0;
-    if (errno === 61) return null; // ENODATA
-    throw new SyscallError(`lgetxattr(${name})`, path, errno);
+    const code = errno();
+    if (code === 61) return null; // ENODATA
+    throw new SyscallError(`lgetxattr(${name})`, path, code);
   }
   return buf.slice(0, n);
 }

@@ -3,11 +3,11 @@
  * (exec through the OCI runtime, attach through conmon, port-forward into the pod's
  * network namespace), built on the agreed contracts only.
  */
-import { FailedPreconditionError, NotFoundError } from "../../core/errors.ts";
-import type { ContainerLookup, SandboxProvider } from "../../runtime/contracts.ts";
-import { execStreaming, requireRunning } from "../../runtime/exec.ts";
-import { attachContainer } from "../../runtime/attach.ts";
-import { forwardPort } from "../../network/portforward.ts";
+import { FailedPreconditionError, NotFoundError } from "../core/errors.ts";
+import type { ContainerLookup, SandboxProvider } from "../runtime/contracts.ts";
+import { execStreaming, requireRunning } from "../runtime/exec.ts";
+import { attachContainer } from "../runtime/attach.ts";
+import { forwardPort } from "../network/portforward.ts";
 import type { StreamingBackend } from "./types.ts";
 
 export { StreamingServer, type StreamingServerOptions } from "./server.ts";

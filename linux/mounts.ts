@@ -3,32 +3,10 @@
  * spawning util-linux mount/umount cost milliseconds on every container create and remove.
  * Only this process's own mount namespace is touched (FFI never enters another one).
  */
-import { InternalError } from "../../core/errors.ts";
-import { cString } from "./cstring.ts";
+import { InternalError } from "../core/errors.ts";
+import { cString, lastError, libc } from "./libc.ts";
 
 export const MNT_DETACH = 2;
-
-const SYMBOLS = {
-  mount: { parameters: ["buffer", "buffer", "buffer", "u64", "buffer"], result: "i32" },
-  umount2: { parameters: ["buffer", "i32"], result: "i32" },
-  __errno_location: { parameters: [], result: "pointer" },
-  strerror: { parameters: ["i32"], result: "pointer" },
-} as const;
-
-let lib: Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] | null = null;
-function libc(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] {
-  lib ??= Deno.dlopen("libc.so.6", SYMBOLS).symbols;
-  return lib;
-}
-
-/** The calling thread's errno and its text, read right after a failed call. */
-function lastError(): { errno: number; text: string } {
-  const c = libc();
-  const ptr = c.__errno_location();
-  const errno = ptr ? new Deno.UnsafePointerView(ptr).getInt32() : 0;
-  const msg = c.strerror(errno);
-  return { errno, text: msg ? Deno.UnsafePointerView.getCString(msg) : `errno ${errno}` };
-}
 
 /** mount(2); throws InternalError with the OS's reason. */
 export function mountSync(
