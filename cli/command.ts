@@ -4,7 +4,7 @@
  * (cli/mod.ts) maps to exit code 2, flag parsing, and the process's standard streams.
  */
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
-import { errorMessage } from "../core/errors.ts";
+import { errorMessage, InvalidArgumentError } from "../core/errors.ts";
 
 /** Where a command writes. Writes finish before they resolve (no lost output on exit). */
 export interface CommandIo {
@@ -25,8 +25,11 @@ export interface Command {
   run(argv: string[], io: CommandIo): Promise<number>;
 }
 
-/** Bad input on the command line: printed as `skiff CMD: message`, exit code 2. */
-export class UsageError extends Error {}
+/**
+ * Bad input on the command line: printed as `skiff CMD: message`, exit code 2 (other
+ * errors, including other InvalidArgumentErrors such as a bad config file, exit 1).
+ */
+export class UsageError extends InvalidArgumentError {}
 
 /** A flag the command does not know (or misused): like UsageError, followed by the help. */
 export class FlagError extends UsageError {}
