@@ -1,4 +1,8 @@
-/** Output helpers for the operator CLI: crictl-like tables, ages, sizes, truncated IDs. */
+/**
+ * Output helpers for the operator CLI: crictl-like tables, ages, sizes, truncated IDs, the
+ * labels of CRI states.
+ */
+import type { ContainerState, PodSandboxState } from "../cri/types.ts";
 
 /** Left-aligned columns separated by three spaces, as crictl prints them. */
 export function table(header: string[], rows: string[][]): string {
@@ -38,11 +42,60 @@ export function shortId(id: string): string {
   return id.replace(/^sha256:/, "").slice(0, 13);
 }
 
-/** CONTAINER_RUNNING → Running, SANDBOX_NOTREADY → NotReady. */
-export function stateName(s: string): string {
-  const bare = s.replace(/^(CONTAINER|SANDBOX)_/, "");
-  if (bare === "NOTREADY") return "NotReady";
-  return bare.charAt(0) + bare.slice(1).toLowerCase();
+/** What tables show for each CRI container state; `--state` takes the label in any case. */
+const CONTAINER_STATE_LABELS: Record<ContainerState, string> = {
+  CONTAINER_CREATED: "Created",
+  CONTAINER_RUNNING: "Running",
+  CONTAINER_EXITED: "Exited",
+  CONTAINER_UNKNOWN: "Unknown",
+};
+
+/** What tables show for each CRI pod sandbox state; `--state` takes the label in any case. */
+const POD_STATE_LABELS: Record<PodSandboxState, string> = {
+  SANDBOX_READY: "Ready",
+  SANDBOX_NOTREADY: "NotReady",
+};
+
+/** The state `ps` and `stats` show unless asked for all. */
+export const RUNNING_CONTAINER: ContainerState = "CONTAINER_RUNNING";
+
+/** CONTAINER_RUNNING → Running (a value this table lacks is shown as it came). */
+export function containerStateLabel(state: ContainerState): string {
+  return CONTAINER_STATE_LABELS[state] ?? String(state);
+}
+
+/** SANDBOX_NOTREADY → NotReady. */
+export function podStateLabel(state: PodSandboxState): string {
+  return POD_STATE_LABELS[state] ?? String(state);
+}
+
+/** `running` (any case) → CONTAINER_RUNNING; undefined for no such state. */
+export function containerStateNamed(name: string): ContainerState | undefined {
+  return stateNamed(CONTAINER_STATE_LABELS, name);
+}
+
+/** `notready` (any case) → SANDBOX_NOTREADY; undefined for no such state. */
+export function podStateNamed(name: string): PodSandboxState | undefined {
+  return stateNamed(POD_STATE_LABELS, name);
+}
+
+function stateNamed<S extends string>(labels: Record<S, string>, name: string): S | undefined {
+  const wanted = name.toLowerCase();
+  return (Object.keys(labels) as S[]).find((s) => labels[s].toLowerCase() === wanted);
+}
+
+/** The state names `--state` takes, for messages: "created, running, exited or unknown". */
+export function stateChoices(kind: "container" | "pod"): string {
+  const names = Object.values<string>(
+    kind === "container" ? CONTAINER_STATE_LABELS : POD_STATE_LABELS,
+  )
+    .map((l) => l.toLowerCase());
+  return names.length > 1 ? `${names.slice(0, -1).join(", ")} or ${names.at(-1)}` : names.join("");
+}
+
+/** A CRI reply (or any value) as the indented JSON `--output json` prints. */
+export function jsonText(value: unknown): string {
+  return JSON.stringify(value, null, 2) + "\n";
 }
 
 /** `repo:tag` → [repo, tag]; `<none>` where missing. A port in the host is not a tag. */
