@@ -12,8 +12,8 @@ import {
   resultIps,
 } from "../../network/cni.ts";
 import { hostsFile, resolvConf } from "../../network/pod_files.ts";
-import { normalizeSysctlName, validateSysctls } from "../../runtime/sandbox_sysctls.ts";
-import { parseBandwidth } from "../../runtime/sandbox.ts";
+import { normalizeSysctlName, validateSysctls } from "../../runtime/sandbox/sysctls.ts";
+import { parseBandwidth } from "../../runtime/sandbox/mod.ts";
 import { InvalidArgumentError } from "../../core/errors.ts";
 
 Deno.test("a single-plugin .conf becomes a one-plugin conflist", () => {
