@@ -25,10 +25,11 @@ import { ContainerMaintenance } from "./runtime/maintenance.ts";
 import { hostCgroupVersion, StatsCollector } from "./runtime/stats/mod.ts";
 import { ServiceStatsTargets } from "./runtime/stats/targets.ts";
 import { countBy, NodeMetrics } from "./runtime/node_metrics.ts";
-import { stateOf } from "./runtime/sandbox.ts";
+import { stateOf } from "./runtime/sandbox/mod.ts";
+import type { PodContainers } from "./runtime/contracts.ts";
 import { observeCniCalls } from "./network/cni.ts";
 import { statsHandlers } from "./cri/handlers/stats.ts";
-import { eventsHandlers, publishSandboxEvents } from "./cri/handlers/events.ts";
+import { eventsHandlers } from "./cri/handlers/events.ts";
 import { maintenanceHandlers } from "./cri/handlers/maintenance.ts";
 import { imageHandlers } from "./cri/handlers/image.ts";
 import { streamingHandlers } from "./cri/handlers/streaming.ts";
@@ -66,8 +67,16 @@ export async function startDaemon(config: Config): Promise<Daemon> {
     () => instanceLock.release(),
     () => store.close(),
   ];
+  const containerEvents = new ContainerEventBus();
   // Pod sandboxes: recovered from the store (and half-made ones undone) before serving.
-  const sandboxes = new SandboxService({ config, store, podCidr });
+  // They publish their own events; their containers are asked for only on stop/remove.
+  const sandboxes = new SandboxService({
+    config,
+    store,
+    podCidr,
+    podContainers: (): PodContainers => containers,
+    events: containerEvents,
+  });
   await sandboxes.recover();
   // Images: leftovers of interrupted pulls removed and unreferenced content collected.
   const images = openImageService({
@@ -77,7 +86,6 @@ export async function startDaemon(config: Config): Promise<Daemon> {
     metrics,
   });
   // Containers: reloaded, exits that happened while Skiff was away settled, half-made undone.
-  const containerEvents = new ContainerEventBus();
   const containers = new ContainerService({
     config,
     store,
@@ -87,7 +95,6 @@ export async function startDaemon(config: Config): Promise<Daemon> {
     events: containerEvents,
   });
   await containers.recover();
-  sandboxes.setPodContainers(containers);
   images.setImageUsage(containers);
   // Containers that exit on their own are settled (and CONTAINER_STOPPED_EVENT published) as
   // soon as conmon writes their exit file, not at the next status call.
@@ -156,8 +163,6 @@ export async function startDaemon(config: Config): Promise<Daemon> {
     log: log.child("metrics"),
   });
   nodeMetrics.instrument(handlers);
-  // Pod sandboxes raise container events too (as containerd's sandbox container does).
-  publishSandboxEvents(handlers, containerEvents);
   nodeMetrics.start();
   observeCniCalls((op, plugin, seconds, ok) => nodeMetrics.observeCni(op, plugin, seconds, ok));
   cleanups.push(async () => {

@@ -140,9 +140,12 @@ export interface ContainerEvent {
   at: number;
 }
 
-export interface ContainerEventSink {
-  publish(event: ContainerEvent): void;
+/** Where a service publishes the events it owns; publishing never waits, never throws. */
+export interface EventPublisher<T> {
+  publish(event: T): void;
 }
+
+export type ContainerEventSink = EventPublisher<ContainerEvent>;
 
 // ---------------------------------------------------------------------------------------
 // What stats, metrics and resource updates need from containers and sandboxes

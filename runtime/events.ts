@@ -7,7 +7,7 @@
  * queue is full is dropped (its iteration ends with `SubscriberDroppedError`) rather than
  * slowing the runtime or growing memory without bound. kubelet reconnects and relists.
  */
-import type { ContainerEvent, ContainerEventSink } from "./contracts.ts";
+import type { ContainerEvent, ContainerEventSink, EventPublisher } from "./contracts.ts";
 
 export const DEFAULT_SUBSCRIBER_BUFFER = 1024;
 
@@ -119,7 +119,7 @@ export interface EventBusOptions {
   onDrop?: (buffer: number) => void;
 }
 
-export class EventBus<T> {
+export class EventBus<T> implements EventPublisher<T> {
   private readonly subscribers = new Set<Subscriber<T>>();
   private readonly buffer: number;
   private published = 0;

@@ -2,7 +2,9 @@
  * GetContainerEvents: a server stream of container lifecycle events from the event bus,
  * each with the pod sandbox's status and the statuses of the pod's containers (as
  * containerd sends them), built by calling the in-process PodSandboxStatus, ListContainers
- * and ContainerStatus handlers, whichever exist.
+ * and ContainerStatus handlers, whichever exist. The events themselves are published by
+ * their owners (containers, and pod sandboxes for their own lifecycle); this is only the
+ * wire side.
  *
  * Every subscriber gets every event in order; one that cannot keep up (its client stops
  * reading and gRPC's buffers fill) is dropped with RESOURCE_EXHAUSTED, never slowing the
@@ -115,58 +117,4 @@ export function eventsHandlers(deps: EventsDeps): CriHandlers {
       }
     },
   };
-}
-
-/**
- * Publishes pod sandbox lifecycle events as containerd does for its sandbox container:
- * container_id = pod_sandbox_id, CREATED + STARTED after RunPodSandbox, STOPPED when a ready
- * pod is stopped, DELETED when an existing one is removed. Skiff pods have no pause container
- * to raise these, so the sandbox RPCs in `handlers` are wrapped (in place).
- */
-export function publishSandboxEvents(handlers: CriHandlers, bus: EventBus<ContainerEvent>): void {
-  const publish = (type: ContainerEvent["type"], id: string) =>
-    bus.publish({ type, containerId: id, sandboxId: id, at: Date.now() });
-  const stateOf = async (id: string, ctx: CallContext) => {
-    const status = handlers.PodSandboxStatus as HandlerFor<"PodSandboxStatus"> | undefined;
-    if (!status || !id) return null;
-    try {
-      const s = (await status({ pod_sandbox_id: id, verbose: false }, ctx)).status;
-      return s ? { id: s.id ?? id, state: s.state } : null;
-    } catch {
-      return null;
-    }
-  };
-  const run = handlers.RunPodSandbox as HandlerFor<"RunPodSandbox"> | undefined;
-  if (run) {
-    handlers.RunPodSandbox = async (req, ctx) => {
-      const res = await run(req, ctx);
-      if (res.pod_sandbox_id) {
-        publish("CONTAINER_CREATED_EVENT", res.pod_sandbox_id);
-        publish("CONTAINER_STARTED_EVENT", res.pod_sandbox_id);
-      }
-      return res;
-    };
-  }
-  const stop = handlers.StopPodSandbox as HandlerFor<"StopPodSandbox"> | undefined;
-  if (stop) {
-    handlers.StopPodSandbox = async (req, ctx) => {
-      const before = await stateOf(req.pod_sandbox_id, ctx);
-      const res = await stop(req, ctx);
-      if (before?.state === "SANDBOX_READY") publish("CONTAINER_STOPPED_EVENT", before.id);
-      return res;
-    };
-  }
-  const remove = handlers.RemovePodSandbox as HandlerFor<"RemovePodSandbox"> | undefined;
-  if (remove) {
-    handlers.RemovePodSandbox = async (req, ctx) => {
-      const before = await stateOf(req.pod_sandbox_id, ctx);
-      const res = await remove(req, ctx);
-      if (before) {
-        // Removing a ready pod stops it first.
-        if (before.state === "SANDBOX_READY") publish("CONTAINER_STOPPED_EVENT", before.id);
-        publish("CONTAINER_DELETED_EVENT", before.id);
-      }
-      return res;
-    };
-  }
 }

@@ -4,7 +4,7 @@
  */
 import { InvalidArgumentError } from "../../core/errors.ts";
 import type { PodSandbox, PodSandboxFilter, PodSandboxStatus } from "../types.ts";
-import { type SandboxRecord, type SandboxService, stateOf } from "../../runtime/sandbox.ts";
+import { type SandboxRecord, type SandboxService, stateOf } from "../../runtime/sandbox/mod.ts";
 import { type CriHandlers, type DeepPartial, nanos } from "../handler.ts";
 
 /** How many sandboxes one StreamPodSandboxes message carries. */

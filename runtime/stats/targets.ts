@@ -4,7 +4,7 @@
  */
 import type { ContainerForStats, SandboxForStats, StatsTargets } from "../contracts.ts";
 import type { ContainerRecord, ContainerService } from "../container.ts";
-import { type SandboxRecord, type SandboxService, stateOf } from "../sandbox.ts";
+import { type SandboxRecord, type SandboxService, stateOf } from "../sandbox/mod.ts";
 
 /** The runc cgroupsPath written in a container's spec (cached: it never changes). */
 class CgroupsPathCache {

@@ -9,7 +9,7 @@ import { TestSkiff } from "../helpers/skiff.ts";
 import { freePort, missingPrerequisites } from "../helpers/env.ts";
 import { databaseFile, parseConfig } from "../../core/config.ts";
 import { Store } from "../../store/mod.ts";
-import type { SandboxRecord } from "../../runtime/sandbox.ts";
+import type { SandboxRecord } from "../../runtime/sandbox/mod.ts";
 import {
   cleanupSkiff,
   cmd,

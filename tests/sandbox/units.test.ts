@@ -1,8 +1,8 @@
 /**
- * Pure logic of sandboxes and CNI: config parsing, resolv.conf/hosts text, sysctl rules,
- * bandwidth quantities, and the CNI exec protocol (env, capability args only for plugins
- * that declare them, prevResult on CHECK/DEL, reverse DEL order, result cache, timeout)
- * driven against small recording fake plugins.
+ * Pure logic of pod networking: CNI config parsing, resolv.conf/hosts text, and the CNI
+ * exec protocol (env, capability args only for plugins that declare them, prevResult on
+ * CHECK/DEL, reverse DEL order, result cache, timeout) driven against small recording fake
+ * plugins. Sysctl rules and bandwidth quantities are tested beside runtime/sandbox/.
  */
 import assert from "node:assert/strict";
 import {
@@ -12,8 +12,6 @@ import {
   resultIps,
 } from "../../network/cni.ts";
 import { hostsFile, resolvConf } from "../../network/pod_files.ts";
-import { normalizeSysctlName, validateSysctls } from "../../runtime/sandbox_sysctls.ts";
-import { parseBandwidth } from "../../runtime/sandbox.ts";
 import { InvalidArgumentError } from "../../core/errors.ts";
 
 Deno.test("a single-plugin .conf becomes a one-plugin conflist", () => {
@@ -60,37 +58,6 @@ Deno.test("pod files: resolv.conf from DNSConfig, hosts with the pod's IPs", () 
     hostsFile("web", ["10.0.0.5"]),
     /^127\.0\.0\.1\tlocalhost\n[\s\S]*10\.0\.0\.5\tweb\n$/,
   );
-});
-
-Deno.test("sysctls: only namespaced ones, and only with the pod's own namespace", () => {
-  const podNs = { hostNetwork: false, hostIpc: false };
-  validateSysctls(
-    { "net.core.somaxconn": "1024", "kernel.shmmax": "1", "fs.mqueue.x": "1" },
-    podNs,
-  );
-  assert.throws(() => validateSysctls({ "kernel.panic": "1" }, podNs), /not namespaced/);
-  assert.throws(
-    () => validateSysctls({ "net.core.somaxconn": "1" }, { hostNetwork: true, hostIpc: false }),
-    /host network/,
-  );
-  assert.throws(
-    () => validateSysctls({ "kernel.msgmax": "1" }, { hostNetwork: false, hostIpc: true }),
-    /host IPC/,
-  );
-  assert.throws(() => validateSysctls({ "net.x": "1\n2" }, podNs), /single line/);
-  assert.equal(
-    normalizeSysctlName("net/ipv4/conf/eth0.100/forwarding"),
-    "net.ipv4.conf.eth0/100.forwarding",
-  );
-  assert.equal(normalizeSysctlName("net.core.somaxconn"), "net.core.somaxconn");
-});
-
-Deno.test("bandwidth annotations are Kubernetes quantities in bits per second", () => {
-  assert.equal(parseBandwidth(undefined), null);
-  assert.equal(parseBandwidth("10M"), 10_000_000);
-  assert.equal(parseBandwidth("1Gi"), 1024 ** 3);
-  assert.equal(parseBandwidth("500k"), 500_000);
-  assert.throws(() => parseBandwidth("fast"), InvalidArgumentError);
 });
 
 Deno.test("result IPs drop the prefix length, IPv4 first", () => {

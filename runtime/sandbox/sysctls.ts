@@ -4,7 +4,7 @@
  * IPC namespace, net.* ones its own network namespace. Anything else would change the
  * whole node, so it is refused.
  */
-import { InvalidArgumentError } from "../core/errors.ts";
+import { InvalidArgumentError } from "../../core/errors.ts";
 
 export type SysctlNamespace = "ipc" | "net";
 

@@ -5,8 +5,8 @@
  * its own session so it outlives Skiff; it is found again after a restart by PID plus
  * start time (so a recycled PID is never mistaken for it).
  */
-import { InternalError } from "../core/errors.ts";
-import type { PinnedNamespaces } from "../network/netns.ts";
+import { InternalError } from "../../core/errors.ts";
+import type { PinnedNamespaces } from "../../network/netns.ts";
 
 export interface InfraProcess {
   /** Host PID of the PID namespace's init (the sleep). */

@@ -1,0 +1,6 @@
+/** Pod sandboxes: public surface of runtime/sandbox/. */
+export type { SandboxDeps } from "./context.ts";
+export { SandboxService, type SandboxServiceOptions } from "./service.ts";
+export { type SandboxFilter, type SandboxRecord } from "./records.ts";
+export { type SandboxPhase, type SandboxState, stateOf } from "./state.ts";
+export { parseBandwidth } from "./network.ts";
