@@ -30,4 +30,10 @@ export {
   podSandboxListFilter,
   podSandboxStatsFilter,
 } from "./list.ts";
+export {
+  cgroupDriver,
+  type Readiness,
+  runtimeConditions,
+  runtimeHandlers,
+} from "./runtime_info.ts";
 export { type Given, nanos, nanosOrZero } from "./values.ts";
