@@ -31,8 +31,5 @@ export type HandlerFor<M extends CriMethod> = CriRpcs[M]["stream"] extends true 
 
 export type CriHandlers = { [M in CriMethod]?: HandlerFor<M> };
 
-/** Nanoseconds since the epoch, as CRI wants timestamps, as a decimal string. */
-export function nanos(msOrDate: number | Date): string {
-  const ms = msOrDate instanceof Date ? msOrDate.getTime() : msOrDate;
-  return (BigInt(Math.round(ms * 1000)) * 1000n).toString();
-}
+/** Kept here for callers that take it with the handler types (cri/handlers/events.ts). */
+export { nanos } from "./convert/values.ts";

@@ -33,7 +33,7 @@ export interface CriServerOptions {
   log: Logger;
   /**
    * When set, grpc-js binds this internal socket and an AuthorityFront serves `socket`,
-   * rewriting old kubelets' socket-path `:authority` (see cri/authority_front.ts).
+   * rewriting old kubelets' socket-path `:authority` (see cri/compat/authority_front.ts).
    */
   internalSocket?: string;
 }

@@ -4,17 +4,22 @@
  */
 import type { ContainerMaintenance } from "../../runtime/maintenance.ts";
 import type { CriHandlers } from "../handler.ts";
+import { optionalLinuxResources } from "../convert/mod.ts";
 
 export function maintenanceHandlers(m: ContainerMaintenance): CriHandlers {
   return {
     UpdateContainerResources: async (req) => {
       // Windows resources mean nothing on Linux: without Linux ones, nothing changes.
-      await m.updateResources(req.container_id, req.linux ?? null);
+      await m.updateResources(req.container_id, optionalLinuxResources(req.linux));
       return {};
     },
 
     UpdatePodSandboxResources: async (req) => {
-      m.updatePodResources(req.pod_sandbox_id, req.resources, req.overhead);
+      m.updatePodResources(
+        req.pod_sandbox_id,
+        optionalLinuxResources(req.resources),
+        optionalLinuxResources(req.overhead),
+      );
       return {};
     },
 

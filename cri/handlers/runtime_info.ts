@@ -9,11 +9,17 @@ import {
 } from "../../core/version.ts";
 import type { NetworkReadiness, PodCidr } from "../../network/mod.ts";
 import type { CriHandlers } from "../handler.ts";
+import {
+  cgroupDriver,
+  type Readiness,
+  runtimeConditions,
+  runtimeHandlers,
+} from "../convert/mod.ts";
 
 export interface RuntimeInfoDeps {
   config: () => Config;
   network: () => NetworkReadiness;
-  runtime: () => { ready: boolean; reason: string; message: string };
+  runtime: () => Readiness;
   podCidr: PodCidr;
   log: Logger;
 }
@@ -29,39 +35,21 @@ export function runtimeInfoHandlers(deps: RuntimeInfoDeps): CriHandlers {
 
     Status: async (req) => {
       const config = deps.config();
-      const rt = deps.runtime();
-      const net = deps.network();
-      const handlers = Object.entries(config.runtime.handlers);
-      const defaultHandler = config.runtime.handlers[config.runtime.default_handler];
-      // As containerd does: the default handler is also listed under the empty name,
-      // which is the one kubelet looks up for pods without a RuntimeClass.
-      const runtimeHandlers = [
-        ["", defaultHandler] as const,
-        ...handlers,
-      ].map(([name, h]) => ({
-        name,
-        features: { recursive_read_only_mounts: true, user_namespaces: h.user_namespaces },
-      }));
       return {
-        status: {
-          conditions: [
-            { type: "RuntimeReady", status: rt.ready, reason: rt.reason, message: rt.message },
-            { type: "NetworkReady", status: net.ready, reason: net.reason, message: net.message },
-          ],
-        },
+        status: { conditions: runtimeConditions(deps.runtime(), deps.network()) },
         info: req.verbose
           ? {
             config: JSON.stringify(redactedConfig(config)),
             podCIDRs: JSON.stringify(deps.podCidr.get()),
           }
           : {},
-        runtime_handlers: runtimeHandlers,
+        runtime_handlers: runtimeHandlers(config),
         features: { supplemental_groups_policy: true, user_namespaces_host_network: false },
       };
     },
 
     RuntimeConfig: async () => ({
-      linux: { cgroup_driver: deps.config().cgroup_driver === "systemd" ? "SYSTEMD" : "CGROUPFS" },
+      linux: { cgroup_driver: cgroupDriver(deps.config()) },
     }),
 
     UpdateRuntimeConfig: async (req) => {

@@ -125,7 +125,8 @@ Deno.test({
       const cpuNs = BigInt(stats.cpu!.usage_core_nano_seconds!.value!);
       const nanoCores = BigInt(stats.cpu!.usage_nano_cores!.value!);
       assert(cpuNs > 0n);
-      assert(nanoCores > 300_000_000n, `usage_nano_cores ${nanoCores}`);
+      // A busy loop: well over a tenth of a core, even on a loaded 2-core test machine.
+      assert(nanoCores > 100_000_000n, `usage_nano_cores ${nanoCores}`);
       assert(Number(stats.memory!.working_set_bytes!.value) >= 64 * MiB);
       assert(Number(stats.memory!.rss_bytes!.value) >= 64 * MiB);
       assert(Number(stats.memory!.page_faults!.value) > 1000);
