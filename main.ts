@@ -2,7 +2,7 @@
  * The `skiff` command: `serve` (default), `version`, `config default`, `--help` everywhere.
  */
 import { parseArgs } from "node:util";
-import { type Config, loadConfig, renderDefaultConfig } from "./core/config.ts";
+import { type Config, loadConfig, renderDefaultConfig } from "./core/config/mod.ts";
 import { configureLogging, type Logger, logger } from "./core/log.ts";
 import { applyReload } from "./core/reload.ts";
 import { errorMessage } from "./core/errors.ts";

@@ -6,7 +6,7 @@
  * uses the local admin API's pull stream when it can, for per-layer progress.
  */
 import { parseArgs } from "node:util";
-import { adminTokenFile, DEFAULT_CONFIG_PATH, loadConfig } from "../core/config.ts";
+import { adminTokenFile, DEFAULT_CONFIG_PATH, loadConfig } from "../core/config/mod.ts";
 import { errorMessage } from "../core/errors.ts";
 import { CriCallError, CriClient } from "../cri/client.ts";
 import type { ContainerState, ContainerStats, PodSandboxState } from "../cri/types.ts";

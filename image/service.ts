@@ -2,7 +2,7 @@
  * The image service: pulls (reference → registry → content store → layer store), the image
  * store (records in the metadata store), lookups for containers, removal and GC.
  */
-import type { Config } from "../core/config.ts";
+import type { Config } from "../core/config/mod.ts";
 import {
   CancelledError,
   FailedPreconditionError,

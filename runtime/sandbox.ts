@@ -7,7 +7,7 @@
  * Every step is recorded before it is taken (`phase: "creating"`), so a crash half-way is
  * undone at the next start; every failure undoes what the call made before throwing.
  */
-import { cniCacheDir, type Config } from "../core/config.ts";
+import { cniCacheDir, type Config } from "../core/config/mod.ts";
 import {
   AlreadyExistsError,
   errorMessage,

@@ -2,7 +2,7 @@
  * An in-process image service over its own temp root and metadata store, for image tests
  * that need no CRI socket (the CRI-level tests use TestSkiff).
  */
-import { type Config, defaultConfig } from "../../core/config.ts";
+import { type Config, defaultConfig } from "../../core/config/mod.ts";
 import { logger } from "../../core/log.ts";
 import { MetricsRegistry } from "../../core/metrics.ts";
 import { Store } from "../../store/mod.ts";
