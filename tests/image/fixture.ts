@@ -40,6 +40,8 @@ export class ImageFixture {
   reopen(): void {
     this.store.close();
     this.store = new Store(`${this.root}/skiff.db`);
+    // A restarted Skiff starts a new registry (a metric name has one owner per registry).
+    this.metrics = new MetricsRegistry();
     this.images = openImageService({
       config: () => this.config,
       store: this.store,
