@@ -8,7 +8,7 @@ import {
   databaseFile,
   internalCriSocket,
   parseHostPort,
-} from "./core/config.ts";
+} from "./core/config/mod.ts";
 import { logger } from "./core/log.ts";
 import { MetricsRegistry } from "./core/metrics.ts";
 import { clearStaleSocket, CriServer } from "./cri/server.ts";

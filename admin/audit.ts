@@ -4,7 +4,7 @@
  * 0600 file; a failed write is logged but never blocks the operation it records.
  */
 import { dirname } from "node:path";
-import { auditLogFile, type Config } from "../core/config.ts";
+import { auditLogFile, type Config } from "../core/config/mod.ts";
 import type { Logger } from "../core/log.ts";
 
 export interface AuditEntry {

@@ -3,7 +3,7 @@
  * `rm`, `stats`) share: the common flags (output format, socket, config) and their help,
  * finding the CRI socket, and a connected client for the command's body.
  */
-import { DEFAULT_CONFIG_PATH, loadConfig } from "../core/config.ts";
+import { DEFAULT_CONFIG_PATH, loadConfig } from "../core/config/mod.ts";
 import { CriClient } from "../cri/client.ts";
 import { type CommandIo, showHelp, UsageError } from "./command.ts";
 

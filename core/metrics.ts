@@ -124,11 +124,16 @@ export class Histogram implements Metric {
   }
 }
 
+/**
+ * One owner per metric name: registering a name twice throws, because silently sharing a
+ * series once let two modules count the same pulled bytes twice.
+ */
 export class MetricsRegistry {
   private metrics = new Map<string, Metric>();
   private register<M extends Metric>(name: string, make: () => M): M {
-    const existing = this.metrics.get(name);
-    if (existing) return existing as M;
+    if (this.metrics.has(name)) {
+      throw new Error(`metric ${name} is already registered; each metric has one owner`);
+    }
     const m = make();
     this.metrics.set(name, m);
     return m;

@@ -4,7 +4,7 @@
  * so the next pull, the next pod and the next log line see it; every other changed key is
  * reported as needing a restart and keeps its running value.
  */
-import type { Config } from "./config.ts";
+import type { Config } from "./config/mod.ts";
 
 /**
  * Keys applied live, as dotted paths. Maps (registries, handlers) are one key each: a

@@ -12,7 +12,7 @@
  * `ImageService` implements `ImageProvider` (runtime/contracts.ts) for the container service,
  * and takes an `ImageUsage` through `setImageUsage()` so RemoveImage refuses images in use.
  */
-import type { Config } from "../core/config.ts";
+import type { Config } from "../core/config/mod.ts";
 import type { Logger } from "../core/log.ts";
 import type { MetricsRegistry } from "../core/metrics.ts";
 import type { Store } from "../store/mod.ts";

@@ -366,128 +366,181 @@ export class CniRuntime {
     a: CniAttachment,
     prevResult: CniResult | undefined,
   ): Promise<CniResult> {
-    const path = findPlugin(plugin.type, this.opts.binDirs);
-    const stdinConf: Record<string, unknown> = {
-      ...plugin,
-      cniVersion: net.cniVersion,
-      name: net.name,
-    };
-    // Only the capabilities a plugin declares are passed to it (CNI conventions).
-    const runtimeConfig: Record<string, unknown> = {};
-    for (const [cap, on] of Object.entries(plugin.capabilities ?? {})) {
-      const value = (a.capabilityArgs as Record<string, unknown>)[cap];
-      if (on && value !== undefined) runtimeConfig[cap] = value;
-    }
-    if (Object.keys(runtimeConfig).length) stdinConf.runtimeConfig = runtimeConfig;
-    if (prevResult) stdinConf.prevResult = prevResult;
-
-    const argsText = a.args.map(([k, v]) => `${k}=${v}`).join(";");
-    const started = performance.now();
-    let out: Deno.CommandOutput;
-    let timedOut = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    try {
-      const child = new Deno.Command(path, {
-        env: {
-          CNI_COMMAND: command,
-          CNI_CONTAINERID: a.containerId,
-          CNI_NETNS: a.netnsPath,
-          CNI_IFNAME: a.ifName,
-          CNI_ARGS: argsText,
-          CNI_PATH: this.opts.binDirs.join(":"),
-          PATH: Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin",
-        },
-        clearEnv: true,
-        stdin: "piped",
-        stdout: "piped",
-        stderr: "piped",
-        // Its own process group, so a timeout kills whatever it spawned too (a child still
-        // holding stdout would otherwise keep the call hanging).
-        detached: true,
-      }).spawn();
-      timer = setTimeout(() => {
-        timedOut = true;
-        try {
-          Deno.kill(-child.pid, "SIGKILL");
-        } catch {
-          try {
-            child.kill("SIGKILL");
-          } catch {
-            // already gone
-          }
-        }
-      }, this.opts.timeoutMs);
-      const w = child.stdin.getWriter();
-      await w.write(new TextEncoder().encode(JSON.stringify(stdinConf))).catch(() => {});
-      await w.close().catch(() => {});
-      out = await child.output();
-    } catch (err) {
-      throw new CniPluginError(
-        plugin.type,
-        command,
-        null,
-        `CNI plugin ${plugin.type} ${command} could not run: ${(err as Error).message}`,
-      );
-    } finally {
-      clearTimeout(timer);
-    }
-    const elapsed = performance.now() - started;
-    const stdout = new TextDecoder().decode(out.stdout);
-    const stderr = new TextDecoder().decode(out.stderr).trim();
-    if (timedOut) {
-      throw new CniPluginError(
-        plugin.type,
-        command,
-        null,
-        `CNI plugin ${plugin.type} ${command} timed out and was killed after ${
-          Math.round(elapsed)
-        } ms (plugin_timeout_seconds is ${this.opts.timeoutMs / 1000})`,
-        // As containerd's context deadline: kubelet sees DEADLINE_EXCEEDED, not INTERNAL.
-        "deadline_exceeded",
-      );
-    }
-    if (out.signal) {
-      throw new CniPluginError(
-        plugin.type,
-        command,
-        null,
-        `CNI plugin ${plugin.type} ${command} was killed by ${out.signal}`,
-      );
-    }
-    if (!out.success) {
-      let code: number | null = null;
-      let msg = stdout.trim() || stderr || `exit code ${out.code}`;
-      try {
-        const e = JSON.parse(stdout) as { code?: number; msg?: string; details?: string };
-        code = e.code ?? null;
-        msg = [e.msg, e.details].filter(Boolean).join(": ") || msg;
-      } catch {
-        // not a JSON error: keep the raw text
-      }
-      throw new CniPluginError(
-        plugin.type,
-        command,
-        code,
-        `CNI plugin ${plugin.type} ${command} failed for network ${net.name}: ${msg}`,
-      );
-    }
+    const call: PluginCall = { plugin: plugin.type, command, network: net.name };
+    const run = await runPlugin(call, {
+      path: findPlugin(plugin.type, this.opts.binDirs),
+      env: {
+        CNI_COMMAND: command,
+        CNI_CONTAINERID: a.containerId,
+        CNI_NETNS: a.netnsPath,
+        CNI_IFNAME: a.ifName,
+        CNI_ARGS: a.args.map(([k, v]) => `${k}=${v}`).join(";"),
+        CNI_PATH: this.opts.binDirs.join(":"),
+        PATH: Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin",
+      },
+      stdin: JSON.stringify(pluginStdin(net, plugin, a, prevResult)),
+      timeoutMs: this.opts.timeoutMs,
+    });
+    checkPluginExit(call, run, this.opts.timeoutMs);
     log.debug("CNI plugin ran", {
       plugin: plugin.type,
       command,
       container: a.containerId,
-      ms: Math.round(elapsed),
+      ms: Math.round(run.elapsedMs),
     });
     if (command !== "ADD") return prevResult ?? {};
+    return parseAddResult(call, run.stdout);
+  }
+}
+
+/** One plugin invocation, for error messages. */
+interface PluginCall {
+  plugin: string;
+  command: "ADD" | "CHECK" | "DEL";
+  network: string;
+}
+
+interface PluginRun {
+  out: Deno.CommandOutput;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+  elapsedMs: number;
+}
+
+/** The network config a plugin reads on stdin (CNI spec: the plugin's conf in the list). */
+function pluginStdin(
+  net: CniNetworkConfig,
+  plugin: CniPluginConf,
+  a: CniAttachment,
+  prevResult: CniResult | undefined,
+): Record<string, unknown> {
+  const stdinConf: Record<string, unknown> = {
+    ...plugin,
+    cniVersion: net.cniVersion,
+    name: net.name,
+  };
+  // Only the capabilities a plugin declares are passed to it (CNI conventions).
+  const runtimeConfig: Record<string, unknown> = {};
+  for (const [cap, on] of Object.entries(plugin.capabilities ?? {})) {
+    const value = (a.capabilityArgs as Record<string, unknown>)[cap];
+    if (on && value !== undefined) runtimeConfig[cap] = value;
+  }
+  if (Object.keys(runtimeConfig).length) stdinConf.runtimeConfig = runtimeConfig;
+  if (prevResult) stdinConf.prevResult = prevResult;
+  return stdinConf;
+}
+
+/** Runs the plugin binary, killing its whole process group after `timeoutMs`. */
+async function runPlugin(
+  call: PluginCall,
+  p: { path: string; env: Record<string, string>; stdin: string; timeoutMs: number },
+): Promise<PluginRun> {
+  const started = performance.now();
+  let out: Deno.CommandOutput;
+  let timedOut = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const child = new Deno.Command(p.path, {
+      env: p.env,
+      clearEnv: true,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+      // Its own process group, so a timeout kills whatever it spawned too (a child still
+      // holding stdout would otherwise keep the call hanging).
+      detached: true,
+    }).spawn();
+    timer = setTimeout(() => {
+      timedOut = true;
+      killGroup(child);
+    }, p.timeoutMs);
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(p.stdin)).catch(() => {});
+    await w.close().catch(() => {});
+    out = await child.output();
+  } catch (err) {
+    throw new CniPluginError(
+      call.plugin,
+      call.command,
+      null,
+      `CNI plugin ${call.plugin} ${call.command} could not run: ${(err as Error).message}`,
+    );
+  } finally {
+    clearTimeout(timer);
+  }
+  return {
+    out,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr).trim(),
+    timedOut,
+    elapsedMs: performance.now() - started,
+  };
+}
+
+function killGroup(child: Deno.ChildProcess): void {
+  try {
+    Deno.kill(-child.pid, "SIGKILL");
+  } catch {
     try {
-      return JSON.parse(stdout) as CniResult;
+      child.kill("SIGKILL");
     } catch {
-      throw new CniPluginError(
-        plugin.type,
-        command,
-        null,
-        `CNI plugin ${plugin.type} ADD printed no valid JSON result: ${stdout.slice(0, 200)}`,
-      );
+      // already gone
     }
+  }
+}
+
+/** A timeout, a signal or a failing exit becomes a CniPluginError (CNI's error JSON read). */
+function checkPluginExit(call: PluginCall, run: PluginRun, timeoutMs: number): void {
+  const { plugin, command } = call;
+  if (run.timedOut) {
+    throw new CniPluginError(
+      plugin,
+      command,
+      null,
+      `CNI plugin ${plugin} ${command} timed out and was killed after ${
+        Math.round(run.elapsedMs)
+      } ms (plugin_timeout_seconds is ${timeoutMs / 1000})`,
+      // As containerd's context deadline: kubelet sees DEADLINE_EXCEEDED, not INTERNAL.
+      "deadline_exceeded",
+    );
+  }
+  if (run.out.signal) {
+    throw new CniPluginError(
+      plugin,
+      command,
+      null,
+      `CNI plugin ${plugin} ${command} was killed by ${run.out.signal}`,
+    );
+  }
+  if (run.out.success) return;
+  let code: number | null = null;
+  let msg = run.stdout.trim() || run.stderr || `exit code ${run.out.code}`;
+  try {
+    const e = JSON.parse(run.stdout) as { code?: number; msg?: string; details?: string };
+    code = e.code ?? null;
+    msg = [e.msg, e.details].filter(Boolean).join(": ") || msg;
+  } catch {
+    // not a JSON error: keep the raw text
+  }
+  throw new CniPluginError(
+    plugin,
+    command,
+    code,
+    `CNI plugin ${plugin} ${command} failed for network ${call.network}: ${msg}`,
+  );
+}
+
+function parseAddResult(call: PluginCall, stdout: string): CniResult {
+  try {
+    return JSON.parse(stdout) as CniResult;
+  } catch {
+    throw new CniPluginError(
+      call.plugin,
+      call.command,
+      null,
+      `CNI plugin ${call.plugin} ADD printed no valid JSON result: ${stdout.slice(0, 200)}`,
+    );
   }
 }
 

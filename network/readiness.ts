@@ -3,7 +3,7 @@
  * built-in default network is on. Checked on every call, so a config that appears later
  * turns the network ready without a restart.
  */
-import type { Config } from "../core/config.ts";
+import type { Config } from "../core/config/mod.ts";
 
 export interface NetworkReadiness {
   ready: boolean;

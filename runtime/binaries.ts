@@ -1,5 +1,5 @@
 /** Finding the binaries Skiff drives (runc, conmon, …) and whether the runtime can run. */
-import type { Config } from "../core/config.ts";
+import type { Config } from "../core/config/mod.ts";
 
 /** Resolves a command name against PATH (or checks an absolute path). */
 export function findBinary(name: string, path = Deno.env.get("PATH") ?? ""): string | null {

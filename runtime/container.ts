@@ -10,7 +10,7 @@
  *   <root_dir>/containers/<id>/{upper,work}           the container's writable layer
  */
 import { dirname } from "node:path";
-import { type Config, runtimeRoot } from "../core/config.ts";
+import { type Config, runtimeRoot } from "../core/config/mod.ts";
 import {
   AlreadyExistsError,
   errorMessage,

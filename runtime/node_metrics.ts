@@ -32,8 +32,6 @@ export class NodeMetrics {
   private readonly startLatency: Histogram;
   private readonly restarts: Counter;
   private readonly oomKills: Counter;
-  private readonly pullDuration: Histogram;
-  private readonly pullBytes: Counter;
   private readonly pullSize: Histogram;
   private readonly pullFailures: Counter;
   private readonly cniLatency: Histogram;
@@ -70,15 +68,6 @@ export class NodeMetrics {
     this.oomKills = r.counter(
       "skiff_container_oom_kills_total",
       "Containers that ended OOMKilled.",
-    );
-    this.pullDuration = r.histogram(
-      "skiff_image_pull_duration_seconds",
-      "Time PullImage took, by result (ok or the gRPC code).",
-      [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
-    );
-    this.pullBytes = r.counter(
-      "skiff_image_pull_bytes_total",
-      "Bytes of images pulled (the images' sizes).",
     );
     this.pullSize = r.histogram(
       "skiff_image_pull_size_bytes",
@@ -204,15 +193,12 @@ export class NodeMetrics {
     const pull = handlers.PullImage as HandlerFor<"PullImage"> | undefined;
     if (pull) {
       handlers.PullImage = async (req, ctx) => {
-        const t0 = performance.now();
         try {
           const res = await pull(req, ctx);
-          this.pullDuration.observe({ result: "ok" }, (performance.now() - t0) / 1000);
           await this.countPulledBytes(handlers, res.image_ref ?? "", ctx);
           return res;
         } catch (err) {
           const reason = grpcCodeName(grpcCode(err));
-          this.pullDuration.observe({ result: reason }, (performance.now() - t0) / 1000);
           this.pullFailures.inc({ reason });
           throw err;
         }
@@ -234,7 +220,6 @@ export class NodeMetrics {
       const res = await status({ image, verbose: false }, ctx);
       const size = Number(res.image?.size ?? 0);
       if (size > 0) {
-        this.pullBytes.inc({}, size);
         this.pullSize.observe({}, size);
       }
     } catch { /* removed meanwhile: nothing to count */ }

@@ -1,5 +1,5 @@
 /** `skiff config default`: the complete default config file, every key commented. */
-import { renderDefaultConfig } from "../../core/config.ts";
+import { renderDefaultConfig } from "../../core/config/mod.ts";
 import { type Command, parseFlags, showHelp } from "../command.ts";
 
 const USAGE = `Usage: skiff config default

@@ -1,5 +1,5 @@
 /** `skiff dashboard`: the dashboard's URL, with the admin token in its fragment. */
-import { adminTokenFile, DEFAULT_CONFIG_PATH, loadConfig } from "../../core/config.ts";
+import { adminTokenFile, DEFAULT_CONFIG_PATH, loadConfig } from "../../core/config/mod.ts";
 import { errorMessage } from "../../core/errors.ts";
 import { type Command, parseFlags, showHelp, UsageError } from "../command.ts";
 import { jsonText } from "../format.ts";

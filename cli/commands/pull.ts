@@ -3,7 +3,7 @@
  * progress, so the pull goes through the local admin API's pull stream (bytes per layer)
  * when it can, and through the CRI otherwise.
  */
-import { adminTokenFile, loadConfig } from "../../core/config.ts";
+import { adminTokenFile, loadConfig } from "../../core/config/mod.ts";
 import { type Command, parseFlags, UsageError } from "../command.ts";
 import { bar, humanSize, jsonText, StatusLine } from "../format.ts";
 import { type CriContext, OPERATOR_HELP, OPERATOR_OPTIONS, runOperator } from "../operator.ts";

@@ -2,7 +2,7 @@
  * `skiff serve` (the default command): runs the runtime until SIGTERM or SIGINT; SIGHUP
  * re-reads the config file.
  */
-import { type Config, loadConfig } from "../../core/config.ts";
+import { type Config, loadConfig } from "../../core/config/mod.ts";
 import { configureLogging, type Logger, logger } from "../../core/log.ts";
 import { applyReload } from "../../core/reload.ts";
 import { errorMessage } from "../../core/errors.ts";

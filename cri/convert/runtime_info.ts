@@ -1,5 +1,5 @@
 /** Skiff's configuration and readiness as the Status and RuntimeConfig replies put them. */
-import type { Config } from "../../core/config.ts";
+import type { Config } from "../../core/config/mod.ts";
 import type { CgroupDriver, RuntimeCondition, RuntimeHandler } from "../types.ts";
 
 /** A readiness as the runtime and the network report theirs. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { defaultConfig } from "../../core/config.ts";
+import { defaultConfig } from "../../core/config/mod.ts";
 import { cgroupDriver, runtimeConditions, runtimeHandlers } from "./runtime_info.ts";
 
 Deno.test("runtimeHandlers: the default handler again under the empty name", () => {

@@ -1,5 +1,5 @@
 /** Version, Status, RuntimeConfig, UpdateRuntimeConfig. */
-import { type Config, redactedConfig } from "../../core/config.ts";
+import { type Config, redactedConfig } from "../../core/config/mod.ts";
 import type { Logger } from "../../core/log.ts";
 import {
   KUBE_API_VERSION,

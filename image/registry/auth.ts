@@ -3,7 +3,7 @@
  * realm the registry names (service/scope), cached until they expire.
  */
 import { UnauthenticatedError } from "../../core/errors.ts";
-import type { RegistryConfig } from "../../core/config.ts";
+import type { RegistryConfig } from "../../core/config/mod.ts";
 
 export interface Credentials {
   username?: string;

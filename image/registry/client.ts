@@ -4,7 +4,7 @@
  * insecure hosts (configured, or localhost/127.0.0.1/::1), retries with backoff on 5xx,
  * 429 and connection errors, and a no-progress timeout instead of a wall-clock one.
  */
-import type { Config, RegistryConfig } from "../../core/config.ts";
+import type { Config, RegistryConfig } from "../../core/config/mod.ts";
 import {
   CancelledError,
   DeadlineExceededError,

@@ -66,53 +66,13 @@ export class LayerApplier implements TarSink {
     const slash = rel.lastIndexOf("/");
     const parent = slash < 0 ? "" : rel.slice(0, slash);
     const base = slash < 0 ? rel : rel.slice(slash + 1);
-
-    if (base.startsWith(WHITEOUT_PREFIX)) {
-      this.ensureDir(parent, h.path);
-      if (base === OPAQUE) {
-        lsetxattr(this.abs(parent), OPAQUE_XATTR, new TextEncoder().encode("y"));
-        return;
-      }
-      const hidden = base.slice(WHITEOUT_PREFIX.length);
-      if (hidden === "" || hidden === "." || hidden === "..") {
-        throw new UnsafeLayerError(`layer entry ${JSON.stringify(h.path)} is a malformed whiteout`);
-      }
-      const target = parent ? `${parent}/${hidden}` : hidden;
-      this.clear(target, false);
-      mknod(this.abs(target), S_IFCHR, 0, 0, 0);
-      this.kinds.set(target, "node");
-      this.stats.inodes++;
-      this.owner(this.abs(target), h);
-      return;
-    }
-
-    if (rel === "") {
-      // "./": the layer root's own metadata.
-      if (h.kind !== "dir") {
-        throw new UnsafeLayerError(`layer entry ${JSON.stringify(h.path)} replaces the root`);
-      }
-      this.owner(this.root, h);
-      Deno.chmodSync(this.root, h.mode);
-      this.dirTimes.push({ path: this.root, mtime: h.mtime });
-      return;
-    }
-
+    if (base.startsWith(WHITEOUT_PREFIX)) return this.whiteout(h, parent, base);
+    if (rel === "") return this.layerRoot(h);
     this.ensureDir(parent, h.path);
     const abs = this.abs(rel);
     switch (h.kind) {
-      case "dir": {
-        if (this.kinds.get(rel) !== "dir") {
-          this.clear(rel, false);
-          Deno.mkdirSync(abs, { mode: 0o700 });
-          this.kinds.set(rel, "dir");
-          this.stats.inodes++;
-        }
-        this.owner(abs, h);
-        Deno.chmodSync(abs, h.mode);
-        this.xattrs(abs, h);
-        this.dirTimes.push({ path: abs, mtime: h.mtime });
-        return;
-      }
+      case "dir":
+        return this.directory(h, rel, abs);
       case "file": {
         this.clear(rel, false);
         const fd = Deno.openSync(abs, { write: true, createNew: true, mode: 0o600 });
@@ -132,41 +92,12 @@ export class LayerApplier implements TarSink {
         lutimes(abs, h.mtime);
         return;
       }
-      case "hardlink": {
-        const src = this.clean(h.linkname, h.path, "hard link target");
-        const srcKind = this.kinds.get(src);
-        if (srcKind === undefined) {
-          throw new UnsafeLayerError(
-            `layer entry ${JSON.stringify(h.path)} is a hard link to ${
-              JSON.stringify(h.linkname)
-            }, which this layer does not contain`,
-          );
-        }
-        if (srcKind === "dir") {
-          throw new UnsafeLayerError(
-            `layer entry ${JSON.stringify(h.path)} is a hard link to a directory`,
-          );
-        }
-        if (src === rel) return;
-        this.clear(rel, false);
-        Deno.linkSync(this.abs(src), abs);
-        this.kinds.set(rel, srcKind);
-        return;
-      }
+      case "hardlink":
+        return this.hardlink(h, rel, abs);
       case "char":
       case "block":
-      case "fifo": {
-        this.clear(rel, false);
-        const type = h.kind === "char" ? S_IFCHR : h.kind === "block" ? S_IFBLK : S_IFIFO;
-        mknod(abs, type, h.mode, h.devmajor, h.devminor);
-        this.kinds.set(rel, "node");
-        this.stats.inodes++;
-        this.owner(abs, h);
-        Deno.chmodSync(abs, h.mode);
-        this.xattrs(abs, h);
-        lutimes(abs, h.mtime);
-        return;
-      }
+      case "fifo":
+        return this.node(h, rel, abs);
       default:
         throw new UnsafeLayerError(
           `layer entry ${JSON.stringify(h.path)} has unsupported tar type ${
@@ -174,6 +105,83 @@ export class LayerApplier implements TarSink {
           }`,
         );
     }
+  }
+
+  /** `.wh.<name>` hides a lower file (a 0/0 char device); `.wh..wh..opq` hides a dir's. */
+  private whiteout(h: TarHeader, parent: string, base: string): void {
+    this.ensureDir(parent, h.path);
+    if (base === OPAQUE) {
+      lsetxattr(this.abs(parent), OPAQUE_XATTR, new TextEncoder().encode("y"));
+      return;
+    }
+    const hidden = base.slice(WHITEOUT_PREFIX.length);
+    if (hidden === "" || hidden === "." || hidden === "..") {
+      throw new UnsafeLayerError(`layer entry ${JSON.stringify(h.path)} is a malformed whiteout`);
+    }
+    const target = parent ? `${parent}/${hidden}` : hidden;
+    this.clear(target, false);
+    mknod(this.abs(target), S_IFCHR, 0, 0, 0);
+    this.kinds.set(target, "node");
+    this.stats.inodes++;
+    this.owner(this.abs(target), h);
+  }
+
+  /** "./": the layer root's own metadata. */
+  private layerRoot(h: TarHeader): void {
+    if (h.kind !== "dir") {
+      throw new UnsafeLayerError(`layer entry ${JSON.stringify(h.path)} replaces the root`);
+    }
+    this.owner(this.root, h);
+    Deno.chmodSync(this.root, h.mode);
+    this.dirTimes.push({ path: this.root, mtime: h.mtime });
+  }
+
+  private directory(h: TarHeader, rel: string, abs: string): void {
+    if (this.kinds.get(rel) !== "dir") {
+      this.clear(rel, false);
+      Deno.mkdirSync(abs, { mode: 0o700 });
+      this.kinds.set(rel, "dir");
+      this.stats.inodes++;
+    }
+    this.owner(abs, h);
+    Deno.chmodSync(abs, h.mode);
+    this.xattrs(abs, h);
+    this.dirTimes.push({ path: abs, mtime: h.mtime });
+  }
+
+  /** A hard link only to a non-directory this layer itself contains. */
+  private hardlink(h: TarHeader, rel: string, abs: string): void {
+    const src = this.clean(h.linkname, h.path, "hard link target");
+    const srcKind = this.kinds.get(src);
+    if (srcKind === undefined) {
+      throw new UnsafeLayerError(
+        `layer entry ${JSON.stringify(h.path)} is a hard link to ${
+          JSON.stringify(h.linkname)
+        }, which this layer does not contain`,
+      );
+    }
+    if (srcKind === "dir") {
+      throw new UnsafeLayerError(
+        `layer entry ${JSON.stringify(h.path)} is a hard link to a directory`,
+      );
+    }
+    if (src === rel) return;
+    this.clear(rel, false);
+    Deno.linkSync(this.abs(src), abs);
+    this.kinds.set(rel, srcKind);
+  }
+
+  /** Character and block devices, FIFOs. */
+  private node(h: TarHeader, rel: string, abs: string): void {
+    this.clear(rel, false);
+    const type = h.kind === "char" ? S_IFCHR : h.kind === "block" ? S_IFBLK : S_IFIFO;
+    mknod(abs, type, h.mode, h.devmajor, h.devminor);
+    this.kinds.set(rel, "node");
+    this.stats.inodes++;
+    this.owner(abs, h);
+    Deno.chmodSync(abs, h.mode);
+    this.xattrs(abs, h);
+    lutimes(abs, h.mtime);
   }
 
   data(chunk: Uint8Array): void {

@@ -3,7 +3,7 @@
  * its records, its one lock, the pod network, and where events go. Built once by
  * `SandboxService`; the verbs never construct any of it themselves.
  */
-import type { Config } from "../../core/config.ts";
+import type { Config } from "../../core/config/mod.ts";
 import type { KeyedLock } from "../../core/keyed_lock.ts";
 import type { PodCidr } from "../../network/pod_cidr.ts";
 import type { Store } from "../../store/mod.ts";

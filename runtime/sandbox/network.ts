@@ -2,7 +2,7 @@
  * A pod's CNI attachment: which network it joins, the capability args kubelet's config
  * asks for (ports, DNS, bandwidth, pod CIDR), and ADD, CHECK, DEL of its `lo` and `eth0`.
  */
-import { cniCacheDir, type Config } from "../../core/config.ts";
+import { cniCacheDir, type Config } from "../../core/config/mod.ts";
 import { InvalidArgumentError } from "../../core/errors.ts";
 import {
   type CniAttachment,

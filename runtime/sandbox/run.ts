@@ -3,7 +3,7 @@
  * recorded before it is taken (`phase: "creating"`), so a crash half-way is undone at the
  * next start, and any failure undoes what this call made before the error is thrown.
  */
-import type { Config } from "../../core/config.ts";
+import type { Config } from "../../core/config/mod.ts";
 import { errorMessage, InvalidArgumentError } from "../../core/errors.ts";
 import { logger } from "../../core/log.ts";
 import { mountTmpfs } from "../../linux/mounts.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { defaultConfig } from "../../core/config.ts";
+import { defaultConfig } from "../../core/config/mod.ts";
 import { InvalidArgumentError } from "../../core/errors.ts";
 import type { PodSandboxConfig } from "../model.ts";
 import { newRecord, planRun } from "./run.ts";

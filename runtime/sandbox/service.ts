@@ -8,7 +8,7 @@
  * container events (it publishes them; nothing wraps it to do so). Each verb lives in a
  * file of its own (run.ts, stop.ts, remove.ts, recover.ts); the lifecycle is in state.ts.
  */
-import type { Config } from "../../core/config.ts";
+import type { Config } from "../../core/config/mod.ts";
 import { NotFoundError } from "../../core/errors.ts";
 import { KeyedLock } from "../../core/keyed_lock.ts";
 import type { CniNetworkConfig } from "../../network/cni.ts";

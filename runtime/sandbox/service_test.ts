@@ -4,7 +4,7 @@
  * process, so nothing here needs root.
  */
 import assert from "node:assert/strict";
-import { defaultConfig } from "../../core/config.ts";
+import { defaultConfig } from "../../core/config/mod.ts";
 import { Store } from "../../store/mod.ts";
 import type { ContainerEvent, PodContainers } from "../contracts.ts";
 import type { SandboxRecord } from "./records.ts";

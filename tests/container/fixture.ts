@@ -5,7 +5,7 @@
  * The image and sandbox providers are plain objects over these real files; everything the
  * containers do runs through real conmon, runc and overlayfs.
  */
-import { type Config, defaultConfig } from "../../core/config.ts";
+import { type Config, defaultConfig } from "../../core/config/mod.ts";
 import { configureLogging, logger } from "../../core/log.ts";
 import type { ContainerConfig } from "../../cri/types.ts";
 import type {

@@ -1,6 +1,6 @@
 /** The `skiff` command line. */
 import assert from "node:assert/strict";
-import { defaultConfig, parseConfig } from "../../core/config.ts";
+import { defaultConfig, parseConfig } from "../../core/config/mod.ts";
 import { SKIFF_VERSION } from "../../core/version.ts";
 import { makeTempDir } from "../helpers/env.ts";
 

@@ -2,7 +2,7 @@
  * An in-process image service over its own temp root and metadata store, for image tests
  * that need no CRI socket (the CRI-level tests use TestSkiff).
  */
-import { type Config, defaultConfig } from "../../core/config.ts";
+import { type Config, defaultConfig } from "../../core/config/mod.ts";
 import { logger } from "../../core/log.ts";
 import { MetricsRegistry } from "../../core/metrics.ts";
 import { Store } from "../../store/mod.ts";
@@ -40,6 +40,8 @@ export class ImageFixture {
   reopen(): void {
     this.store.close();
     this.store = new Store(`${this.root}/skiff.db`);
+    // A restarted Skiff starts a new registry (a metric name has one owner per registry).
+    this.metrics = new MetricsRegistry();
     this.images = openImageService({
       config: () => this.config,
       store: this.store,

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { TestSkiff } from "../helpers/skiff.ts";
 import { freePort, missingPrerequisites } from "../helpers/env.ts";
-import { databaseFile, parseConfig } from "../../core/config.ts";
+import { databaseFile, parseConfig } from "../../core/config/mod.ts";
 import { Store } from "../../store/mod.ts";
 import type { SandboxRecord } from "../../runtime/sandbox/mod.ts";
 import {

@@ -5,7 +5,7 @@
  * socket; scripts/install and scripts/uninstall run against a temporary --root.
  */
 import assert from "node:assert/strict";
-import { defaultConfig, parseConfig } from "../../core/config.ts";
+import { defaultConfig, parseConfig } from "../../core/config/mod.ts";
 import { SKIFF_VERSION } from "../../core/version.ts";
 import { CriClient } from "../../cri/client.ts";
 import { makeTempDir, missingPrerequisites } from "../helpers/env.ts";

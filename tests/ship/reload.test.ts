@@ -3,7 +3,7 @@
  * reported as needing a restart, and a broken file changes nothing.
  */
 import assert from "node:assert/strict";
-import { defaultConfig, parseConfig } from "../../core/config.ts";
+import { defaultConfig, parseConfig } from "../../core/config/mod.ts";
 import { applyReload } from "../../core/reload.ts";
 import { TestSkiff } from "../helpers/skiff.ts";
 

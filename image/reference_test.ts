@@ -1,9 +1,9 @@
 /** Reference normalisation (Docker-compatible) and platform selection: pure logic. */
 import { deepStrictEqual as assertEquals, throws as assertThrows } from "node:assert/strict";
-import { formatReference, parseReference } from "../../image/reference.ts";
-import { InvalidArgumentError, NotFoundError } from "../../core/errors.ts";
-import { selectPlatform } from "../../image/platform.ts";
-import { chainIds } from "../../image/layers.ts";
+import { formatReference, parseReference } from "./reference.ts";
+import { InvalidArgumentError, NotFoundError } from "../core/errors.ts";
+import { selectPlatform } from "./platform.ts";
+import { chainIds } from "./layers.ts";
 
 const D = "sha256:" + "a".repeat(64);
 

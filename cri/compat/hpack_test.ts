@@ -10,13 +10,8 @@ import {
   HpackIndexingEncoder,
   huffmanDecode,
   huffmanEncode,
-} from "../../cri/compat/hpack.ts";
-import {
-  FrameError,
-  HTTP2_PREFACE,
-  needsRewrite,
-  RequestRewriter,
-} from "../../cri/compat/authority_front.ts";
+} from "./hpack.ts";
+import { FrameError, HTTP2_PREFACE, needsRewrite, RequestRewriter } from "./authority_front.ts";
 
 const hex = (s: string) =>
   new Uint8Array(s.replace(/\s+/g, "").match(/../g)!.map((b) => parseInt(b, 16)));

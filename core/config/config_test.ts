@@ -6,7 +6,7 @@ import {
   parseConfig,
   redactedConfig,
   renderDefaultConfig,
-} from "../../core/config.ts";
+} from "./mod.ts";
 
 Deno.test("config: the default file parses back to exactly the defaults", () => {
   assert.deepEqual(parseConfig(renderDefaultConfig(), "default.toml"), defaultConfig());
@@ -132,4 +132,24 @@ Deno.test("config: secrets are redacted for Status(verbose)", () => {
   assert.equal(r.image.registries["r.example"].password, "<redacted>");
   assert.equal(r.image.registries["r.example"].auth, "<redacted>");
   assert.equal(c.image.registries["r.example"].password, "hunter2");
+});
+
+Deno.test("config: the Config type follows the schema (enums, arrays, maps)", () => {
+  const c = defaultConfig();
+  // Compile-time: these assignments type-check only if the derived type is this precise.
+  const level: "debug" | "info" | "warn" | "error" = c.log_level;
+  const network: "" | "bridge" = c.network.default;
+  const dirs: string[] = c.network.cni_bin_dirs;
+  const insecure: boolean | undefined = c.image.registries["x"]?.insecure;
+  const options: string[] = c.runtime.handlers.runc.options;
+  assert.deepEqual([level, network, dirs.length, insecure, options], [
+    "info",
+    "",
+    2,
+    undefined,
+    [],
+  ]);
+  // A fresh copy each time: callers may mutate theirs.
+  c.network.cni_bin_dirs.push("/x");
+  assert.deepEqual(defaultConfig().network.cni_bin_dirs, ["/opt/cni/bin", "/usr/lib/cni"]);
 });
