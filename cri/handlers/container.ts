@@ -8,7 +8,7 @@ import type {
   ContainerListFilter,
   ContainerRecord,
   ContainerService,
-} from "../../runtime/container.ts";
+} from "../../runtime/container/mod.ts";
 import { type CriHandlers, type DeepPartial, nanos } from "../handler.ts";
 
 /** How many containers one StreamContainers message carries. */

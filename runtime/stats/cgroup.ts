@@ -6,7 +6,7 @@
  * both work. The readers take directories, so v2 is testable on fixture trees.
  */
 import type { CgroupSample, CpuSample, MemorySample, Psi, PsiLine, SwapSample } from "./types.ts";
-import { type CgroupMounts, hostCgroupMounts, hostCgroupVersion } from "../../linux/cgroup.ts";
+import { hostCgroupMounts, hostCgroupVersion } from "../../linux/cgroup.ts";
 
 // The host's cgroup mounts and version come from the one probe, in linux/cgroup.ts.
 export {
