@@ -6,7 +6,7 @@ import { errorMessage } from "../../core/errors.ts";
 import { isAlive } from "../../linux/processes.ts";
 import type { ContainerRecord } from "./record.ts";
 import type { ContainerContext } from "./service.ts";
-import { hasExited, isLive, transition } from "./state.ts";
+import { hasExited, isLive, phaseOf, transition } from "./state.ts";
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -86,7 +86,7 @@ function monitorLost(ctx: ContainerContext, rec: ContainerRecord): boolean {
     if (!ctx.closed) reap(ctx, rec);
     return true;
   }
-  if (rec.state !== "CONTAINER_UNKNOWN") {
+  if (phaseOf(rec) !== "unknown") {
     transition(rec, "unknown");
     rec.reason = "ConmonExited";
     rec.message = `conmon (pid ${rec.conmonPid}) died while the container (pid ${rec.pid}) ` +
