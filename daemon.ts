@@ -18,7 +18,7 @@ import type { CriHandlers } from "./cri/handler.ts";
 import { runtimeInfoHandlers } from "./cri/handlers/runtime_info.ts";
 import { sandboxHandlers } from "./cri/handlers/sandbox.ts";
 import { containerHandlers } from "./cri/handlers/container.ts";
-import { ContainerService } from "./runtime/container.ts";
+import { containerMetrics, ContainerService } from "./runtime/container/mod.ts";
 import { ContainerEventBus } from "./runtime/events.ts";
 import { ExitWatcher } from "./runtime/exit_watcher.ts";
 import { ContainerMaintenance } from "./runtime/maintenance.ts";
@@ -93,6 +93,7 @@ export async function startDaemon(config: Config): Promise<Daemon> {
     sandboxes,
     log: log.child("container"),
     events: containerEvents,
+    metrics: containerMetrics(metrics),
   });
   await containers.recover();
   images.setImageUsage(containers);
@@ -152,22 +153,19 @@ export async function startDaemon(config: Config): Promise<Daemon> {
     ...maintenanceHandlers(maintenance),
     ...streamingHandlers({ containers, sandboxes, server: streaming }),
   };
-  // Pods/containers by state, start latency, restarts, OOM kills, pulls, RSS, loop lag.
+  // Pods/containers by state, conmon processes, RSS, loop lag, event subscribers, CNI calls.
   const nodeMetrics = new NodeMetrics({
     registry: metrics,
     events: containerEvents,
     podsByState: () => countBy(sandboxes.list().map(stateOf)),
     containersByState: () => countBy(containers.list().map((c) => c.state)),
-    containerExitReason: (id) => containers.list({ id }).find((c) => c.id === id)?.reason,
     stateDir: config.state_dir,
-    log: log.child("metrics"),
   });
-  nodeMetrics.instrument(handlers);
   nodeMetrics.start();
   observeCniCalls((op, plugin, seconds, ok) => nodeMetrics.observeCni(op, plugin, seconds, ok));
-  cleanups.push(async () => {
+  cleanups.push(() => {
     observeCniCalls(null);
-    await nodeMetrics.stop();
+    nodeMetrics.stop();
   });
 
   const cri = new CriServer({

@@ -82,3 +82,34 @@ export async function unmountAll(target: string): Promise<void> {
     }
   }
 }
+
+export type MountPropagation = "shared" | "slave" | "private";
+
+/**
+ * Propagation of the mount that holds `path` in a mountinfo text: the longest mount point
+ * that is `path` or one of its parents decides.
+ */
+export function propagationIn(mountinfo: string, path: string): MountPropagation {
+  let best = "";
+  let prop: MountPropagation = "private";
+  for (const line of mountinfo.split("\n")) {
+    const f = line.split(" ");
+    const target = f[4]?.replace(/\\040/g, " ");
+    if (!target) continue;
+    if (!(path === target || path.startsWith(target === "/" ? "/" : target + "/"))) continue;
+    if (target.length < best.length) continue;
+    best = target;
+    const opt = f.slice(6, f.indexOf("-")).join(" ");
+    prop = /shared:/.test(opt) ? "shared" : /master:/.test(opt) ? "slave" : "private";
+  }
+  return prop;
+}
+
+/** Propagation of the mount that holds `path`, from this process's mountinfo. */
+export function mountPropagation(path: string): MountPropagation {
+  let real = path;
+  try {
+    real = Deno.realPathSync(path);
+  } catch { /* not there yet */ }
+  return propagationIn(Deno.readTextFileSync("/proc/self/mountinfo"), real);
+}

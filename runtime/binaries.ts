@@ -17,6 +17,14 @@ export function findBinary(name: string, path = Deno.env.get("PATH") ?? ""): str
   return null;
 }
 
+/**
+ * A binary's path through PATH, for children that are given a path (conmon is given the
+ * OCI runtime's); the name itself when it is not found.
+ */
+export function resolveBinary(name: string): string {
+  return findBinary(name, Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin") ?? name;
+}
+
 export interface RuntimeReadiness {
   ready: boolean;
   reason: string;

@@ -5,7 +5,7 @@
  */
 import { InvalidArgumentError, NotFoundError } from "../core/errors.ts";
 import type { LinuxContainerResources } from "./model.ts";
-import type { ContainerRecord } from "./container.ts";
+import type { ContainerRecord } from "./container/mod.ts";
 import { checkpointContainer, CriuProbe } from "./checkpoint.ts";
 import { reopenContainerLog } from "./log_reopen.ts";
 import { applyResources, toOciResources } from "./resources.ts";

@@ -4,7 +4,8 @@
  * thrown error: runc's stderr alone often says only "can't get final child's PID from
  * pipe: EOF" while the cause is in its log.
  */
-import { InternalError, NotFoundError } from "../core/errors.ts";
+import { type Config, type RuntimeHandlerConfig, runtimeRoot } from "../core/config/mod.ts";
+import { InternalError, InvalidArgumentError, NotFoundError } from "../core/errors.ts";
 
 export interface OciRuntimeOptions {
   binary: string;
@@ -19,6 +20,41 @@ export interface OciState {
   pid: number;
   status: "creating" | "created" | "running" | "paused" | "stopped";
   bundle: string;
+}
+
+/** A configured runtime handler (a RuntimeClass), resolved from its name. */
+export interface ResolvedRuntimeHandler {
+  /** The handler's name: the one asked for, or the default handler's for "". */
+  name: string;
+  config: RuntimeHandlerConfig;
+  /** How to drive its OCI runtime (the binary as configured: a name or an absolute path). */
+  runtime: OciRuntimeOptions;
+}
+
+/**
+ * The runtime handler `handlerName` names ("" = the default one). The one place an unknown
+ * handler is refused: InvalidArgumentError naming it and the configured ones.
+ */
+export function ociRuntimeFor(config: Config, handlerName: string): ResolvedRuntimeHandler {
+  const name = handlerName || config.runtime.default_handler;
+  const handler = config.runtime.handlers[name];
+  if (!handler) {
+    throw new InvalidArgumentError(
+      `unknown runtime handler "${name}"; configured handlers: ${
+        Object.keys(config.runtime.handlers).join(", ") || "none"
+      }`,
+    );
+  }
+  return {
+    name,
+    config: handler,
+    runtime: {
+      binary: handler.binary,
+      root: runtimeRoot(config, name),
+      options: handler.options,
+      systemdCgroup: config.cgroup_driver === "systemd",
+    },
+  };
 }
 
 const decoder = new TextDecoder();

@@ -4,6 +4,7 @@
  * a cgroup subtree, and the machine's description kept with the results.
  */
 import { splitRule } from "../../tests/helpers/teardown.ts";
+import { hostCgroupMounts, hostCgroupVersion } from "../../linux/cgroup.ts";
 
 export async function run(argv: string[]): Promise<{ code: number; stdout: string }> {
   try {
@@ -142,15 +143,7 @@ export async function describeMachine(): Promise<MachineDescription> {
   const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
   const meminfo = await Deno.readTextFile("/proc/meminfo").catch(() => "");
   const first = async (argv: string[]) => (await run(argv)).stdout.split("\n")[0].trim();
-  const cgroup2 =
-    (await run(["stat", "-fc", "%T", "/sys/fs/cgroup"])).stdout.trim() === "cgroup2fs";
-  let hybrid = false;
-  try {
-    Deno.statSync("/sys/fs/cgroup/unified");
-    hybrid = true;
-  } catch {
-    // not hybrid
-  }
+  const cgroups = hostCgroupMounts();
   return {
     date: new Date().toISOString(),
     uname: await first(["uname", "-a"]),
@@ -161,7 +154,7 @@ export async function describeMachine(): Promise<MachineDescription> {
     containerd: await first(["containerd", "--version"]),
     runc: await first(["runc", "--version"]),
     conmon: await first(["conmon", "--version"]),
-    cgroup: cgroup2 ? "v2" : hybrid ? "v1 (hybrid)" : "v1",
+    cgroup: hostCgroupVersion(cgroups) === 2 ? "v2" : cgroups.v2 ? "v1 (hybrid)" : "v1",
     loadAverageAtStart: loadAverage(),
   };
 }

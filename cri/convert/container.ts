@@ -1,6 +1,6 @@
 /** Container records → CRI's Container (list entry) and ContainerStatus. */
 import type { Container, ContainerStatus, Signal } from "../types.ts";
-import type { ContainerRecord } from "../../runtime/container.ts";
+import type { ContainerRecord } from "../../runtime/container/mod.ts";
 import type { DeepPartial } from "../handler.ts";
 import { nanosOrZero } from "./values.ts";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { ContainerRecord } from "../../runtime/container.ts";
+import type { ContainerRecord } from "../../runtime/container/mod.ts";
 import {
   containerEntry,
   containerStatus,

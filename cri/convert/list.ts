@@ -9,7 +9,7 @@ import type {
   PodSandboxFilter,
   PodSandboxStatsFilter,
 } from "../types.ts";
-import type { ContainerListFilter } from "../../runtime/container.ts";
+import type { ContainerListFilter } from "../../runtime/container/mod.ts";
 import type { SandboxFilter } from "../../runtime/sandbox/mod.ts";
 import { type Given, stringMap } from "./values.ts";
 

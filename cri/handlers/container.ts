@@ -3,7 +3,7 @@
  * ListContainers, StreamContainers: protobuf ⇄ ContainerService calls, nothing more.
  */
 import { InvalidArgumentError } from "../../core/errors.ts";
-import type { ContainerService } from "../../runtime/container.ts";
+import type { ContainerService } from "../../runtime/container/mod.ts";
 import type { CriHandlers } from "../handler.ts";
 import {
   containerConfig,

@@ -6,6 +6,15 @@
  * both work. The readers take directories, so v2 is testable on fixture trees.
  */
 import type { CgroupSample, CpuSample, MemorySample, Psi, PsiLine, SwapSample } from "./types.ts";
+import { hostCgroupMounts, hostCgroupVersion } from "../../linux/cgroup.ts";
+
+// The host's cgroup mounts and version come from the one probe, in linux/cgroup.ts.
+export {
+  type CgroupMounts,
+  hostCgroupMounts,
+  hostCgroupVersion,
+  parseCgroupMounts,
+} from "../../linux/cgroup.ts";
 
 /**
  * Directories holding one cgroup's files, per version. On hybrid hosts the v1 cgroup's twin
@@ -20,51 +29,6 @@ export type CgroupDirs =
     unified: string | null;
   }
   | { version: 2; dir: string };
-
-export interface CgroupMounts {
-  /** v1 controller name → mount point (a controller mounted with others appears once each). */
-  v1: Map<string, string>;
-  /** The cgroup2 mount point, if any. */
-  v2: string | null;
-}
-
-/** Reads the cgroup mounts from a mountinfo text (`/proc/self/mountinfo`). */
-export function parseCgroupMounts(mountinfo: string): CgroupMounts {
-  const v1 = new Map<string, string>();
-  let v2: string | null = null;
-  for (const line of mountinfo.split("\n")) {
-    const sep = line.indexOf(" - ");
-    if (sep < 0) continue;
-    const pre = line.slice(0, sep).split(" ");
-    const post = line.slice(sep + 3).split(" ");
-    const mountPoint = pre[4]?.replace(/\\040/g, " ");
-    if (!mountPoint) continue;
-    if (post[0] === "cgroup2") {
-      v2 ??= mountPoint;
-    } else if (post[0] === "cgroup") {
-      for (const opt of (post[2] ?? "").split(",")) {
-        if (!v1.has(opt)) v1.set(opt, mountPoint);
-      }
-    }
-  }
-  return { v1, v2 };
-}
-
-let mountsCache: CgroupMounts | null = null;
-
-/** This host's cgroup mounts (read once). */
-export function hostCgroupMounts(): CgroupMounts {
-  mountsCache ??= parseCgroupMounts(Deno.readTextFileSync("/proc/self/mountinfo"));
-  return mountsCache;
-}
-
-/**
- * Which version the host runs containers under: v1 as soon as the memory controller is
- * mounted as v1 (hybrid hosts keep an empty v2 tree for systemd), else v2.
- */
-export function hostCgroupVersion(mounts = hostCgroupMounts()): 1 | 2 {
-  return mounts.v1.has("memory") ? 1 : 2;
-}
 
 /**
  * Expands a systemd-driver cgroup parent (`kubepods-burstable-pod12.slice`) into its path

@@ -3,7 +3,7 @@
  * their cgroups, namespaces and writable layers are. Read-only views of their records.
  */
 import type { ContainerForStats, SandboxForStats, StatsTargets } from "../contracts.ts";
-import type { ContainerRecord, ContainerService } from "../container.ts";
+import type { ContainerRecord, ContainerService } from "../container/mod.ts";
 import { type SandboxRecord, type SandboxService, stateOf } from "../sandbox/mod.ts";
 
 /** The runc cgroupsPath written in a container's spec (cached: it never changes). */

@@ -14,7 +14,7 @@ import type {
   ImageRuntimeConfig,
   SandboxForContainer,
 } from "../../runtime/contracts.ts";
-import { ContainerService } from "../../runtime/container.ts";
+import { ContainerService } from "../../runtime/container/mod.ts";
 import { Store } from "../../store/mod.ts";
 import { removeTree } from "../helpers/skiff.ts";
 import { makeTempDir, missingPrerequisites, randomHex } from "../helpers/env.ts";

@@ -17,8 +17,8 @@ Deno.test("mkfifoSync: a 0600 FIFO; an existing path or a missing dir is a clear
     const st = Deno.lstatSync(`${dir}/sync`);
     assert.ok(st.isFifo);
     assert.equal(st.mode! & 0o777, 0o600);
-    assert.throws(() => mkfifoSync(`${dir}/sync`), /mkfifo .*sync: the path exists/);
-    assert.throws(() => mkfifoSync(`${dir}/missing/sync`), /no such directory/);
+    assert.throws(() => mkfifoSync(`${dir}/sync`), /mkfifo .*sync: File exists/);
+    assert.throws(() => mkfifoSync(`${dir}/missing/sync`), /No such file or directory/);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }

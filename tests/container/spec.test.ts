@@ -13,9 +13,6 @@ import {
   type SpecInput,
 } from "../../runtime/spec.ts";
 import { parseGroup, parsePasswd, resolveInRoot, resolveUser } from "../../runtime/user.ts";
-import { parseSignal } from "../../runtime/container.ts";
-import { parseSyncMessage } from "../../runtime/monitor.ts";
-import { runtimeLogErrors } from "../../runtime/oci.ts";
 import { defaultSeccompProfile } from "../../runtime/seccomp.ts";
 import { containerConfig, kv } from "./fixture.ts";
 import type { SandboxForContainer } from "../../runtime/contracts.ts";
@@ -87,25 +84,6 @@ Deno.test("oom_score_adj: lowered requests are clamped to the floor when restric
   assertEquals(clampOomScoreAdj(-999, 0), 0);
   assertEquals(clampOomScoreAdj(500, 0), 500);
   assertEquals(clampOomScoreAdj(-999, null), -999);
-});
-
-Deno.test("signals: CRI enum names, image StopSignal forms", () => {
-  assertEquals(parseSignal("SIGINT"), "SIGINT");
-  assertEquals(parseSignal("QUIT"), "SIGQUIT");
-  assertEquals(parseSignal("9"), "9");
-  assertEquals(parseSignal("RUNTIME_DEFAULT"), null);
-  assertEquals(parseSignal("SIGRTMINPLUS1"), "35");
-  assertEquals(parseSignal("bogus"), null);
-});
-
-Deno.test("conmon sync pipe and runc log parsing", () => {
-  assertEquals(parseSyncMessage('{"data": 1234}\n'), { data: 1234 });
-  assertEquals(parseSyncMessage('{"data": -1, "message": "boom"}'), { data: -1, message: "boom" });
-  assertEquals(parseSyncMessage('{"data": 12'), null);
-  assertEquals(
-    runtimeLogErrors('{"level":"info","msg":"x"}\n{"level":"error","msg":"no such file"}\n'),
-    ["no such file"],
-  );
 });
 
 Deno.test("passwd/group parsing and user resolution inside the image root", async () => {

@@ -6,7 +6,7 @@ import { deepStrictEqual as assertEquals, ok as assert, rejects } from "node:ass
 import { FailedPreconditionError, InvalidArgumentError } from "../../core/errors.ts";
 import { logger } from "../../core/log.ts";
 import type { LinuxContainerResources } from "../../cri/types.ts";
-import type { ContainerRecord } from "../../runtime/container.ts";
+import type { ContainerRecord } from "../../runtime/container/mod.ts";
 import type { ContainerEvent, ContainerForStats, StatsTargets } from "../../runtime/contracts.ts";
 import { ContainerEventBus } from "../../runtime/events.ts";
 import { ExitWatcher } from "../../runtime/exit_watcher.ts";

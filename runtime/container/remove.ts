@@ -1,0 +1,51 @@
+/**
+ * RemoveContainer: stops a live container, then removes everything it has on the node.
+ * Removing a container that does not exist succeeds, as containerd's does.
+ */
+import { dirname } from "node:path";
+import { NotFoundError } from "../../core/errors.ts";
+import { unmountRootfs } from "../rootfs.ts";
+import { removeConmonCgroups } from "./conmon_cgroups.ts";
+import type { ContainerRecord } from "./record.ts";
+import type { ContainerContext } from "./service.ts";
+import { canRemove } from "./state.ts";
+import { stopLocked } from "./stop.ts";
+
+export async function removeContainer(ctx: ContainerContext, idOrPrefix: string): Promise<void> {
+  let rec: ContainerRecord;
+  try {
+    rec = ctx.resolve(idOrPrefix);
+  } catch (err) {
+    if (err instanceof NotFoundError) return; // idempotent, as containerd
+    throw err;
+  }
+  await ctx.locks.run(rec.id, async () => {
+    const current = ctx.cache.get(rec.id);
+    if (!current || !canRemove(current)) return;
+    await stopLocked(ctx, rec.id, 0);
+    await destroyContainer(ctx, current);
+    ctx.publish("CONTAINER_DELETED_EVENT", current);
+    ctx.log.info("container removed", { id: rec.id });
+  });
+}
+
+/**
+ * Removes everything a container has on the node: runtime state, mounts, dirs, record.
+ * Also undoes a half-made one (a failed create, or one a crash interrupted).
+ */
+export async function destroyContainer(ctx: ContainerContext, rec: ContainerRecord): Promise<void> {
+  await ctx.reaps.get(rec.id);
+  if (!ctx.reaped.delete(rec.id)) await ctx.runtimeFor(rec).delete(rec.id).catch(() => {});
+  await removeConmonCgroups(rec);
+  await unmountRootfs(`${rec.bundleDir}/rootfs`);
+  try {
+    for (const e of Deno.readDirSync(`${rec.bundleDir}/image-volumes`)) {
+      await unmountRootfs(`${rec.bundleDir}/image-volumes/${e.name}`);
+    }
+  } catch { /* no image volumes */ }
+  await Deno.remove(rec.bundleDir, { recursive: true }).catch(() => {});
+  await Deno.remove(dirname(rec.upperDir), { recursive: true }).catch(() => {});
+  await Deno.remove(`${ctx.exitDir}/${rec.id}`).catch(() => {});
+  await Deno.remove(`${ctx.socketDir}/${rec.id}`, { recursive: true }).catch(() => {});
+  ctx.forget(rec);
+}

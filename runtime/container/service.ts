@@ -1,0 +1,271 @@
+/**
+ * Containers: created, started, stopped and removed by conmon and runc, remembered in the
+ * store so that Skiff can be restarted or SIGKILLed at any time without touching running
+ * containers; conmon's exit files say how a container ended. The lifecycle is the state
+ * machine of state.ts; each verb has its own file, working on the ContainerContext.
+ *
+ * Where the files live:
+ *   <state_dir>/containers/<id>/   bundle: config.json, rootfs (overlay mount point),
+ *                                  conmon pid files, runc log, attach socket, ctl FIFO
+ *   <state_dir>/containers/<id>/persist/exit, …/oom   written by conmon when it ends
+ *   <root_dir>/containers/<id>/{upper,work}           the container's writable layer
+ */
+import type { Config } from "../../core/config/mod.ts";
+import { errorMessage, InvalidArgumentError, NotFoundError } from "../../core/errors.ts";
+import { KeyedLock } from "../../core/keyed_lock.ts";
+import type { Logger } from "../../core/log.ts";
+import { hasHugetlbController, hostCgroupVersion } from "../../linux/cgroup.ts";
+import type { Collection, Store } from "../../store/mod.ts";
+import { resolveBinary } from "../binaries.ts";
+import type {
+  ContainerEvent,
+  ContainerEventSink,
+  ContainerEventType,
+  ContainerForStreaming,
+  ContainerLookup,
+  ImageProvider,
+  ImageUsage,
+  PodContainers,
+  SandboxProvider,
+} from "../contracts.ts";
+import type { LinuxContainerResources } from "../model.ts";
+import { OciRuntime } from "../oci.ts";
+import { createContainer } from "./create.ts";
+import { settleExit } from "./exits.ts";
+import { type ContainerMetrics, NO_CONTAINER_METRICS } from "./metrics.ts";
+import { type ContainerListFilter, type ContainerRecord, nameKey } from "./record.ts";
+import { recoverContainers } from "./recover.ts";
+import { removeContainer } from "./remove.ts";
+import { startContainer } from "./start.ts";
+import { stopContainer } from "./stop.ts";
+import type { ContainerConfig } from "../model.ts";
+
+export interface ContainerServiceDeps {
+  config: Config;
+  store: Store;
+  images: ImageProvider;
+  sandboxes: SandboxProvider;
+  log: Logger;
+  events?: ContainerEventSink;
+  /** Start latency, restarts, OOM kills; nothing is counted without. */
+  metrics?: ContainerMetrics;
+}
+
+/**
+ * The container service's internals, shared by the verbs: records (cache and store), the
+ * one per-container lock, host facts read once, and the bookkeeping of background reaps.
+ */
+export class ContainerContext {
+  readonly records: Collection<ContainerRecord>;
+  /** Every container that exists (made ones: a half-made one is not visible). */
+  readonly cache = new Map<string, ContainerRecord>();
+  /** `nameKey` → container ID, to refuse a second container of the same name and attempt. */
+  readonly names = new Map<string, string>();
+  /** One operation per container at a time (create/start/stop/remove). */
+  readonly locks = new KeyedLock();
+  readonly log: Logger;
+  readonly metrics: ContainerMetrics;
+  /** Where conmon writes `<id>` when a container ends. */
+  readonly exitDir: string;
+  readonly socketDir: string;
+  readonly cgroupV2 = hostCgroupVersion() === 2;
+  readonly hugetlb = hasHugetlbController();
+  /** Lowest oom_score_adj a container may get (undefined: not yet read). */
+  oomFloor: number | null | undefined;
+  /** Set on shutdown: no new background work. */
+  closed = false;
+  /** Reaps running in the background, awaited by destroy() so none outlives a removal. */
+  readonly reaps = new Map<string, Promise<void>>();
+  /** Containers whose runtime state a reap already deleted: removal need not run runc again. */
+  readonly reaped = new Set<string>();
+
+  constructor(readonly deps: ContainerServiceDeps) {
+    this.records = deps.store.collection<ContainerRecord>("containers");
+    this.log = deps.log;
+    this.metrics = deps.metrics ?? NO_CONTAINER_METRICS;
+    this.exitDir = `${deps.config.state_dir}/exits`;
+    this.socketDir = `${deps.config.state_dir}/attach`;
+  }
+
+  get config(): Config {
+    return this.deps.config;
+  }
+
+  /** A container by full ID or unique prefix. */
+  resolve(idOrPrefix: string): ContainerRecord {
+    if (!idOrPrefix) throw new InvalidArgumentError("container ID is empty");
+    const exact = this.cache.get(idOrPrefix);
+    if (exact) return exact;
+    const matches = [...this.cache.values()].filter((r) => r.id.startsWith(idOrPrefix));
+    if (matches.length === 1) return matches[0];
+    if (matches.length > 1) {
+      throw new InvalidArgumentError(
+        `container ID prefix "${idOrPrefix}" matches ${matches.length} containers; give more characters`,
+      );
+    }
+    throw new NotFoundError(`container "${idOrPrefix}" not found`);
+  }
+
+  remember(rec: ContainerRecord): void {
+    this.cache.set(rec.id, rec);
+    this.names.set(nameKey(rec), rec.id);
+  }
+
+  forget(rec: ContainerRecord): void {
+    this.records.delete(rec.id);
+    this.cache.delete(rec.id);
+    const key = nameKey(rec);
+    if (this.names.get(key) === rec.id) this.names.delete(key);
+  }
+
+  save(rec: ContainerRecord): void {
+    this.records.put(rec.id, rec, rec.sandboxId);
+  }
+
+  /** The OCI runtime a container was made with (its handler's as it was then). */
+  runtimeFor(rec: ContainerRecord): OciRuntime {
+    return new OciRuntime({
+      binary: resolveBinary(rec.runtimeBinary),
+      root: rec.runtimeRoot,
+      options: rec.runtimeOptions,
+      systemdCgroup: this.deps.config.cgroup_driver === "systemd",
+    });
+  }
+
+  publish(type: ContainerEventType, rec: ContainerRecord): void {
+    const ev: ContainerEvent = {
+      type,
+      containerId: rec.id,
+      sandboxId: rec.sandboxId,
+      at: Date.now(),
+    };
+    try {
+      this.deps.events?.publish(ev);
+    } catch (err) {
+      this.log.warn("event sink failed", { err: errorMessage(err) });
+    }
+  }
+}
+
+export class ContainerService implements ImageUsage, PodContainers, ContainerLookup {
+  private readonly ctx: ContainerContext;
+
+  constructor(deps: ContainerServiceDeps) {
+    this.ctx = new ContainerContext(deps);
+  }
+
+  /** Loads state, settles containers that ended while Skiff was away, cleans half-made ones. */
+  recover(): Promise<void> {
+    return recoverContainers(this.ctx);
+  }
+
+  close(): void {
+    this.ctx.closed = true;
+  }
+
+  /** Where conmon writes `<id>` when a container ends (for an inotify exit watcher). */
+  get exitsDir(): string {
+    return this.ctx.exitDir;
+  }
+
+  /** Settles a container whose exit file appeared: records the exit, publishes the event. */
+  settle(id: string): void {
+    const rec = this.ctx.cache.get(id);
+    if (rec) settleExit(this.ctx, rec);
+  }
+
+  /**
+   * Stores the resources an UpdateContainerResources applied (runtime/maintenance.ts runs
+   * `runc update`), so ContainerStatus reports what is in force.
+   */
+  recordResources(id: string, resources: LinuxContainerResources): void {
+    const rec = this.ctx.resolve(id);
+    rec.resources = resources;
+    this.ctx.save(rec);
+  }
+
+  create(sandboxId: string, config: ContainerConfig): Promise<string> {
+    return createContainer(this.ctx, sandboxId, config);
+  }
+
+  start(idOrPrefix: string): Promise<void> {
+    return startContainer(this.ctx, idOrPrefix);
+  }
+
+  /** Stops a running container (stop signal, SIGKILL after the grace); no-op otherwise. */
+  stop(idOrPrefix: string, timeoutSeconds: number): Promise<void> {
+    return stopContainer(this.ctx, idOrPrefix, timeoutSeconds);
+  }
+
+  remove(idOrPrefix: string): Promise<void> {
+    return removeContainer(this.ctx, idOrPrefix);
+  }
+
+  /** A container by full ID or unique prefix, with its exit settled if it ended. */
+  get(idOrPrefix: string): ContainerRecord {
+    const rec = this.ctx.resolve(idOrPrefix);
+    settleExit(this.ctx, rec);
+    return rec;
+  }
+
+  list(filter: ContainerListFilter = {}): ContainerRecord[] {
+    let recs = [...this.ctx.cache.values()];
+    if (filter.id) recs = recs.filter((r) => r.id.startsWith(filter.id!));
+    if (filter.sandboxId) recs = recs.filter((r) => r.sandboxId.startsWith(filter.sandboxId!));
+    for (const r of recs) settleExit(this.ctx, r);
+    if (filter.state) recs = recs.filter((r) => r.state === filter.state);
+    if (filter.labels) {
+      const want = Object.entries(filter.labels);
+      recs = recs.filter((r) => want.every(([k, v]) => r.labels[k] === v));
+    }
+    return recs.sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  /** The spec written for the container (for verbose status). */
+  spec(rec: ContainerRecord): unknown {
+    try {
+      return JSON.parse(Deno.readTextFileSync(`${rec.bundleDir}/config.json`));
+    } catch {
+      return null;
+    }
+  }
+
+  containersUsingImage(imageId: string): string[] {
+    return [...this.ctx.cache.values()]
+      .filter((r) => r.imageId === imageId || r.volumeImageIds?.includes(imageId))
+      .map((r) => r.id);
+  }
+
+  async stopPodContainers(sandboxId: string, timeoutSeconds: number): Promise<void> {
+    const recs = [...this.ctx.cache.values()].filter((r) => r.sandboxId === sandboxId);
+    await Promise.all(recs.map((r) => this.stop(r.id, timeoutSeconds)));
+  }
+
+  async removePodContainers(sandboxId: string): Promise<void> {
+    const recs = [...this.ctx.cache.values()].filter((r) => r.sandboxId === sandboxId);
+    await Promise.all(recs.map((r) => this.remove(r.id)));
+  }
+
+  getContainerForStreaming(idOrPrefix: string): ContainerForStreaming | undefined {
+    let rec: ContainerRecord;
+    try {
+      rec = this.get(idOrPrefix);
+    } catch {
+      return undefined;
+    }
+    return {
+      id: rec.id,
+      sandboxId: rec.sandboxId,
+      state: rec.state,
+      pid: rec.state === "CONTAINER_RUNNING" ? rec.pid : 0,
+      tty: rec.tty,
+      stdin: rec.stdin,
+      runtimeBinary: rec.runtimeBinary,
+      runtimeRoot: rec.runtimeRoot,
+      runtimeOptions: rec.runtimeOptions,
+      attachSocketPath: `${rec.bundleDir}/attach`,
+      ctlFifoPath: `${rec.bundleDir}/ctl`,
+      bundleDir: rec.bundleDir,
+    };
+  }
+}
