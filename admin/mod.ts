@@ -6,7 +6,7 @@ export {
   hasValidToken,
   WS_TOKEN_PROTOCOL_PREFIX,
 } from "./app.ts";
-export type { PullProgressEvent, PullProgressSource } from "./api.ts";
+export type { PullProgressEvent, PullProgressSource } from "./routes/pulls.ts";
 export { type AuditEntry, type AuditSink, FileAuditLog } from "./audit.ts";
 export { LocalCri } from "./local_cri.ts";
 export { type ActivePulls, pullProgressFrom } from "./pull_progress.ts";

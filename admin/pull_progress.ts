@@ -4,7 +4,7 @@
  * polled only while someone watches, and only changes are reported.
  */
 import { formatReference, parseReference } from "../image/mod.ts";
-import type { PullProgressEvent, PullProgressSource } from "./api.ts";
+import type { PullProgressEvent, PullProgressSource } from "./routes/pulls.ts";
 
 /** What the admin API needs of the image service's progress tracker. */
 export interface ActivePulls {

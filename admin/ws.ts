@@ -1,6 +1,7 @@
 /**
- * WebSocket exec, attach and port-forward for browsers and scripts, framed as Kubernetes'
- * `v5.channel.k8s.io` (channel byte + payload; resize JSON on channel 4; 255 = close).
+ * The WebSocket relay behind exec, attach and port-forward (routes/streams.ts), framed as
+ * Kubernetes' `v5.channel.k8s.io` (channel byte + payload; resize JSON on channel 4;
+ * 255 = close).
  *
  * The admin server does not run commands itself: it asks the CRI handler (Exec, Attach,
  * PortForward) for a streaming URL exactly as kubelet does, opens that URL on the CRI
@@ -9,11 +10,9 @@
  * front: bearer token (also accepted as the `base64url.bearer.authorization.k8s.io.`
  * subprotocol, since browsers cannot set headers on WebSocket), the audit log and CORS.
  */
-import type { Context, Hono } from "hono";
+import type { Context } from "hono";
 import { InvalidArgumentError, UnavailableError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
-import type { AuditEntry, AuditSink } from "./audit.ts";
-import type { LocalCri } from "./local_cri.ts";
 
 /** Remote-command protocols relayed, in the server's order of preference. */
 export const RELAYED_COMMAND_PROTOCOLS = [
@@ -30,19 +29,12 @@ export const RELAYED_PORT_FORWARD_PROTOCOLS = [
 
 const UPSTREAM_OPEN_TIMEOUT_MS = 10_000;
 
-export interface WsDeps {
-  cri: LocalCri;
-  audit?: AuditSink;
-  log?: Logger;
-  remote: (c: Context) => string;
-}
-
 function offeredProtocols(c: Context): string[] {
   return (c.req.header("sec-websocket-protocol") ?? "").split(",").map((s) => s.trim())
     .filter((s) => s);
 }
 
-function pickProtocol(c: Context, supported: string[]): string {
+export function pickProtocol(c: Context, supported: string[]): string {
   const offered = offeredProtocols(c);
   const p = supported.find((s) => offered.includes(s));
   if (!p) {
@@ -54,7 +46,7 @@ function pickProtocol(c: Context, supported: string[]): string {
   return p;
 }
 
-function requireUpgrade(c: Context): void {
+export function requireUpgrade(c: Context): void {
   if ((c.req.header("upgrade") ?? "").toLowerCase() !== "websocket") {
     throw new InvalidArgumentError(
       "this route speaks WebSocket (v5.channel.k8s.io): send an Upgrade: websocket request",
@@ -62,20 +54,20 @@ function requireUpgrade(c: Context): void {
   }
 }
 
-function boolQuery(c: Context, name: string, dflt: boolean): boolean {
+export function boolQuery(c: Context, name: string, dflt: boolean): boolean {
   const v = c.req.query(name);
   if (v === undefined) return dflt;
   return v !== "0" && v !== "false";
 }
 
-interface Upstream {
+export interface Upstream {
   ws: WebSocket;
   /** Frames that arrived before the relay took over (a peer may speak first). */
   early: (ArrayBuffer | string)[];
 }
 
 /** Opens the streaming server's URL with the chosen subprotocol. */
-async function openUpstream(url: string, protocol: string): Promise<Upstream> {
+export async function openUpstream(url: string, protocol: string): Promise<Upstream> {
   const ws = new WebSocket(url.replace(/^http/, "ws"), [protocol]);
   ws.binaryType = "arraybuffer";
   const early: (ArrayBuffer | string)[] = [];
@@ -106,7 +98,7 @@ async function openUpstream(url: string, protocol: string): Promise<Upstream> {
 }
 
 /** Relays frames between the client and the streaming server until either side closes. */
-function relay(client: WebSocket, up: Upstream, log?: Logger): void {
+export function relay(client: WebSocket, up: Upstream, log?: Logger): void {
   const upstream = up.ws;
   client.binaryType = "arraybuffer";
   const pending: (ArrayBuffer | string)[] = up.early;
@@ -152,76 +144,4 @@ function relay(client: WebSocket, up: Upstream, log?: Logger): void {
   client.onerror = upstream.onerror = (e) => {
     log?.debug("admin stream relay error", { error: (e as ErrorEvent).message ?? "" });
   };
-}
-
-export function registerWebSocketRoutes(api: Hono, deps: WsDeps): void {
-  const { cri } = deps;
-  const audit = async (c: Context, e: Omit<AuditEntry, "remote" | "userAgent">) => {
-    await deps.audit?.record({
-      ...e,
-      remote: deps.remote(c),
-      userAgent: c.req.header("user-agent") ?? "",
-    });
-  };
-  const upgrade = (c: Context, protocol: string, upstream: Upstream): Response => {
-    const { socket, response } = Deno.upgradeWebSocket(c.req.raw, { protocol });
-    relay(socket, upstream, deps.log);
-    return response;
-  };
-
-  api.get("/containers/:id/exec", async (c) => {
-    requireUpgrade(c);
-    const protocol = pickProtocol(c, RELAYED_COMMAND_PROTOCOLS);
-    const id = c.req.param("id");
-    const cmd = c.req.queries("command") ?? [];
-    if (cmd.length === 0) {
-      throw new InvalidArgumentError("give the command as ?command=sh (repeat for arguments)");
-    }
-    const tty = boolQuery(c, "tty", false);
-    const stdin = boolQuery(c, "stdin", false);
-    await audit(c, { action: "exec", target: id, command: cmd, tty });
-    const { url } = await cri.call("Exec", {
-      container_id: id,
-      cmd,
-      tty,
-      stdin,
-      stdout: boolQuery(c, "stdout", true),
-      stderr: !tty && boolQuery(c, "stderr", true),
-    });
-    return upgrade(c, protocol, await openUpstream(url, protocol));
-  });
-
-  api.get("/containers/:id/attach", async (c) => {
-    requireUpgrade(c);
-    const protocol = pickProtocol(c, RELAYED_COMMAND_PROTOCOLS);
-    const id = c.req.param("id");
-    const tty = boolQuery(c, "tty", false);
-    await audit(c, { action: "attach", target: id, tty });
-    const { url } = await cri.call("Attach", {
-      container_id: id,
-      tty,
-      stdin: boolQuery(c, "stdin", false),
-      stdout: boolQuery(c, "stdout", true),
-      stderr: !tty && boolQuery(c, "stderr", true),
-    });
-    return upgrade(c, protocol, await openUpstream(url, protocol));
-  });
-
-  api.get("/pods/:id/portforward", async (c) => {
-    requireUpgrade(c);
-    const protocol = pickProtocol(c, RELAYED_PORT_FORWARD_PROTOCOLS);
-    const id = c.req.param("id");
-    // ?ports= as the apiserver's portforward subresource takes it; ?port= as kubelet's leg.
-    const ports = [...(c.req.queries("ports") ?? []), ...(c.req.queries("port") ?? [])]
-      .flatMap((p) => p.split(",")).map(Number);
-    if (ports.length === 0 || ports.some((p) => !Number.isInteger(p) || p < 1 || p > 65535)) {
-      throw new InvalidArgumentError("give the ports as ?ports=80 (1-65535, repeatable)");
-    }
-    await audit(c, { action: "port_forward", target: id, ports });
-    const { url } = await cri.call("PortForward", { pod_sandbox_id: id, port: ports });
-    // The streaming server's WebSocket port-forward takes the ports as ?port= parameters.
-    const u = new URL(url);
-    for (const p of ports) u.searchParams.append("port", String(p));
-    return upgrade(c, protocol, await openUpstream(u.toString(), protocol));
-  });
 }

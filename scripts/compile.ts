@@ -1,7 +1,8 @@
 /**
  * `deno task compile`: builds the single `skiff` binary with `deno compile`, every
  * permission embedded (--allow-all: Skiff is a node's container runtime, run as root) and
- * the CRI schema (cri/api.proto, read at run time through import.meta.url) included.
+ * the files read at run time through import.meta.url included: the CRI schema
+ * (cri/api.proto) and the dashboard's browser build (admin/dashboard/dist/, built first).
  *
  * `deno compile` appends the program to a `denort` base binary, which it downloads from
  * dl.deno.land unless `DENORT_BIN` names one. Machines without internet set DENORT_BIN
@@ -11,6 +12,7 @@
  *   deno task compile [--output dist/skiff] [--dry-run]
  */
 import { parseArgs } from "node:util";
+import { build as buildDashboard } from "../admin/dashboard/build.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const TARGET = "x86_64-unknown-linux-gnu";
@@ -22,6 +24,8 @@ export function compileArgs(output: string): string[] {
     "--no-check", // `deno task check` type-checks; compile only packages
     "--include",
     "cri/api.proto",
+    "--include",
+    "admin/dashboard/dist",
     "--target",
     TARGET,
     "--output",
@@ -103,6 +107,7 @@ async function main(argv: string[]): Promise<number> {
     console.error(`compile: ${problem}`);
     return 1;
   }
+  await buildDashboard();
   // Relative outputs are relative to the repo root, where deno compile runs.
   const output = values.output!.startsWith("/") ? values.output! : `${ROOT}/${values.output}`;
   await Deno.mkdir(output.split("/").slice(0, -1).join("/") || "/", { recursive: true });

@@ -5,7 +5,7 @@
 #     bin/skiff          launcher: runs Skiff with the bundled deno, --cached-only, no network
 #     libexec/deno       the pinned deno binary (the version scripts/setup pins)
 #     app/               Skiff's source (git HEAD, without tests/ and bench/), deno.json,
-#                        deno.lock and the vendored node_modules
+#                        deno.lock, the vendored node_modules and the built dashboard
 #     deno_dir/          DENO_DIR used by the launcher (caches only; starts empty)
 #     install, uninstall the installer (scripts/install, scripts/uninstall)
 #     skiff.service      the systemd unit template (packaging/skiff.service)
@@ -55,6 +55,8 @@ fi
 rm -rf "$DIR/app/tests" "$DIR/app/bench" "$DIR/app/.ci"
 # The npm packages exactly as deno.lock resolved them (nodeModulesDir is "auto").
 cp -a "$ROOT/node_modules" "$DIR/app/node_modules"
+# The dashboard's browser build (not in git), made from exactly the sources packaged.
+(cd "$DIR/app" && "$DENO" run --allow-read --allow-write --allow-run admin/dashboard/build.ts >/dev/null)
 cp "$DENO" "$DIR/libexec/deno"
 cp "$ROOT/scripts/install" "$DIR/install"
 cp "$ROOT/scripts/uninstall" "$DIR/uninstall"

@@ -1,9 +1,10 @@
 /**
- * Serves the dashboard from the assets bundled into Skiff (assets.gen.ts). The page holds
- * no data, so it needs no token; a strict CSP keeps it to its own origin.
+ * Serves the dashboard built into dist/ (build.ts). The page holds no data, so it needs no
+ * token; a strict CSP keeps it to its own origin. Files are read on first request and then
+ * kept: an idle daemon holds none of them.
  */
 import { Hono } from "hono";
-import { DASHBOARD_ASSETS } from "./assets.gen.ts";
+import { DASHBOARD_FILES, DIST_DIR } from "./files.ts";
 
 const SECURITY_HEADERS = {
   // xterm.js sets inline styles and injects a <style> element for its theme.
@@ -16,12 +17,25 @@ const SECURITY_HEADERS = {
   "cache-control": "no-cache",
 };
 
-export function dashboardRoutes(): Hono {
+const NOT_BUILT = "the dashboard is not built: run scripts/setup deps " +
+  "(or deno task build:dashboard)\n";
+
+export function dashboardRoutes(dir: URL = DIST_DIR): Hono {
   const app = new Hono();
-  const asset = (name: string) => {
-    const a = DASHBOARD_ASSETS[name];
-    if (!a) return new Response("not found\n", { status: 404 });
-    return new Response(a.body, { headers: { "content-type": a.type, ...SECURITY_HEADERS } });
+  const cache = new Map<string, Uint8Array<ArrayBuffer>>();
+  const asset = async (name: string): Promise<Response> => {
+    const type = Object.hasOwn(DASHBOARD_FILES, name) ? DASHBOARD_FILES[name] : undefined;
+    if (!type) return new Response("not found\n", { status: 404 });
+    let body = cache.get(name);
+    if (!body) {
+      try {
+        body = await Deno.readFile(new URL(name, dir));
+      } catch {
+        return new Response(NOT_BUILT, { status: 503 });
+      }
+      cache.set(name, body);
+    }
+    return new Response(body, { headers: { "content-type": type, ...SECURITY_HEADERS } });
   };
   app.get("/", () => asset("index.html"));
   app.get("/dashboard", () => asset("index.html"));
