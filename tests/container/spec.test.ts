@@ -11,12 +11,12 @@ import {
   processEnv,
   type SpecHost,
   type SpecInput,
-} from "../../runtime/spec.ts";
-import { parseGroup, parsePasswd, resolveInRoot, resolveUser } from "../../runtime/user.ts";
+} from "../../runtime/spec/mod.ts";
+import { parseGroup, parsePasswd, resolveInRoot, resolveUser } from "../../runtime/spec/mod.ts";
 import { parseSignal } from "../../runtime/container.ts";
 import { parseSyncMessage } from "../../runtime/monitor.ts";
 import { runtimeLogErrors } from "../../runtime/oci.ts";
-import { defaultSeccompProfile } from "../../runtime/seccomp.ts";
+import { defaultSeccompProfile } from "../../runtime/spec/mod.ts";
 import { containerConfig, kv } from "./fixture.ts";
 import type { SandboxForContainer } from "../../runtime/contracts.ts";
 import { makeTempDir } from "../helpers/env.ts";

@@ -4,9 +4,9 @@
  * takes, applied to a running container, and written into the bundle's config.json so the
  * spec on disk matches what the container has.
  */
-import { FailedPreconditionError, InternalError, InvalidArgumentError } from "../core/errors.ts";
-import type { LinuxContainerResources } from "./model.ts";
-import type { ContainerStateName } from "./contracts.ts";
+import { FailedPreconditionError, InternalError, InvalidArgumentError } from "../../core/errors.ts";
+import type { LinuxContainerResources } from "../model.ts";
+import type { ContainerStateName } from "../contracts.ts";
 
 /** The OCI runtime-spec `linux.resources` subset CRI can set. */
 export interface OciLinuxResources {

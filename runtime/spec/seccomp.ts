@@ -4,7 +4,7 @@
  * ordinary program needs, and open the privileged ones only when the container holds the
  * capability that guards them), and `Localhost` profiles read from a file.
  */
-import { InvalidArgumentError, NotFoundError } from "../core/errors.ts";
+import { InvalidArgumentError, NotFoundError } from "../../core/errors.ts";
 
 export interface SeccompArg {
   index: number;
