@@ -236,3 +236,21 @@ export function privilegedContainer(): SpecInput {
     availableCapabilities: ["CAP_CHOWN", "CAP_KILL", "CAP_SYS_ADMIN", "CAP_NET_ADMIN"],
   };
 }
+
+/** A plain container in the pod, with `over` laid over it. */
+export function input(over: Partial<SpecInput> = {}): SpecInput {
+  return {
+    id: "c1",
+    config: containerConfig({ command: ["sh"] }),
+    image: {},
+    sandbox,
+    rootfs: "/b/rootfs",
+    user: rootUser,
+    pidNamespace: null,
+    cgroupDriver: "cgroupfs",
+    cgroupV2: false,
+    oomScoreAdjFloor: 0,
+    host,
+    ...over,
+  };
+}
