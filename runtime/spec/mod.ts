@@ -3,24 +3,11 @@
  * CRI ContainerConfig by composable spec options, with the pieces it is made of (user
  * resolution, seccomp profiles, capability sets, resources).
  */
-export {
-  ALL_CAPABILITIES,
-  buildSpec,
-  capabilitySet,
-  clampOomScoreAdj,
-  DEFAULT_CAPABILITIES,
-  DEFAULT_MASKED_PATHS,
-  DEFAULT_READONLY_PATHS,
-  type OciDevice,
-  type OciDeviceRule,
-  type OciMount,
-  type OciResources,
-  type OciSpec,
-  processArgs,
-  processEnv,
-  type SpecHost,
-  type SpecInput,
-} from "./build.ts";
+export { buildSpec } from "./build.ts";
+export { ALL_CAPABILITIES, capabilitySet, DEFAULT_CAPABILITIES } from "./capabilities.ts";
+export { processArgs, processEnv } from "./process.ts";
+export { clampOomScoreAdj, mergeResources, MIN_MEMORY_LIMIT, toOciResources } from "./resources.ts";
+export { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from "./security.ts";
 export {
   defaultSeccompProfile,
   loadLocalhostProfile,
@@ -28,6 +15,16 @@ export {
   type SeccompProfile,
   type SeccompSyscall,
 } from "./seccomp.ts";
+export type {
+  OciDevice,
+  OciDeviceRule,
+  OciLinuxResources,
+  OciMount,
+  OciResources,
+  OciSpec,
+  SpecHost,
+  SpecInput,
+} from "./types.ts";
 export {
   type GroupEntry,
   parseGroup,
@@ -38,11 +35,3 @@ export {
   resolveUser,
   type UserRequest,
 } from "./user.ts";
-export {
-  applyResources,
-  mergeResources,
-  MIN_MEMORY_LIMIT,
-  type OciLinuxResources,
-  type ResourceUpdateTarget,
-  toOciResources,
-} from "./resources.ts";

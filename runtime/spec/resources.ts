@@ -1,25 +1,48 @@
 /**
- * UpdateContainerResources: CRI resources validated (bad values are INVALID_ARGUMENT, named
- * and explained), turned into the OCI `LinuxResources` that `runc update --resources`
- * takes, applied to a running container, and written into the bundle's config.json so the
- * spec on disk matches what the container has.
+ * Container resources in the spec: cgroup limits, the cgroup path, oom_score_adj. At
+ * creation CRI resources go into the spec as given (kubelet's values); for
+ * UpdateContainerResources they are validated first (bad values are INVALID_ARGUMENT, named
+ * and explained) and turned into the OCI `LinuxResources` that `runc update` takes.
  */
-import { FailedPreconditionError, InternalError, InvalidArgumentError } from "../../core/errors.ts";
-import type { LinuxContainerResources } from "../model.ts";
-import type { ContainerStateName } from "../contracts.ts";
-
-/** The OCI runtime-spec `linux.resources` subset CRI can set. */
-export interface OciLinuxResources {
-  memory?: { limit?: number; swap?: number };
-  cpu?: { shares?: number; quota?: number; period?: number; cpus?: string; mems?: string };
-  hugepageLimits?: { pageSize: string; limit: number }[];
-  unified?: Record<string, string>;
-}
+import { InvalidArgumentError } from "../../core/errors.ts";
+import type { HugepageLimit, LinuxContainerResources } from "../model.ts";
+import type { OciLinuxResources, SpecOption } from "./types.ts";
 
 const CPUSET = /^\d+(-\d+)?(,\d+(-\d+)?)*$/;
 const PAGE_SIZE = /^\d+(KB|MB|GB|TB|PB)$/;
 /** runc refuses memory limits below this (the kernel needs room for the task itself). */
 export const MIN_MEMORY_LIMIT = 6 * 1024 * 1024;
+
+/** The cpu block of the values set (zero is unset; a quota of -1, unlimited, is kept). */
+function cpuResources(
+  shares: number,
+  quota: number,
+  period: number,
+  cpus: string,
+  mems: string,
+): OciLinuxResources["cpu"] {
+  const cpu: NonNullable<OciLinuxResources["cpu"]> = {};
+  if (shares > 0) cpu.shares = shares;
+  if (quota !== 0) cpu.quota = quota;
+  if (period > 0) cpu.period = period;
+  if (cpus) cpu.cpus = cpus;
+  if (mems) cpu.mems = mems;
+  return Object.keys(cpu).length ? cpu : undefined;
+}
+
+/** A copy of the cgroup v2 settings, if any; they cannot be honoured on cgroup v1. */
+function unifiedResources(
+  unified: Record<string, string> | undefined,
+  cgroupV2: boolean,
+): Record<string, string> | undefined {
+  if (!unified || !Object.keys(unified).length) return undefined;
+  if (!cgroupV2) {
+    throw new InvalidArgumentError(
+      "resources.unified needs cgroup v2, and this node runs cgroup v1; remove the unified settings",
+    );
+  }
+  return { ...unified };
+}
 
 function int(field: string, v: string | number | undefined | null): number {
   const s = String(v ?? "0").trim() || "0";
@@ -38,6 +61,28 @@ export function toOciResources(
   opts: { cgroupV2: boolean },
 ): OciLinuxResources {
   const out: OciLinuxResources = {};
+  const memory = memoryUpdate(r);
+  if (memory) out.memory = memory;
+  const cpu = cpuUpdate(r);
+  if (cpu) out.cpu = cpu;
+  const oom = int("oom_score_adj", r.oom_score_adj);
+  if (oom < -1000 || oom > 1000) {
+    throw new InvalidArgumentError(`oom_score_adj ${oom} is outside -1000..1000`);
+  }
+  if (r.hugepage_limits?.length) out.hugepageLimits = r.hugepage_limits.map(hugepageUpdate);
+  const unified = unifiedResources(r.unified, opts.cgroupV2);
+  if (unified) {
+    for (const k of Object.keys(unified)) {
+      if (!/^[a-z]+\.[a-z0-9_.]+$/.test(k) || k.includes("..")) {
+        throw new InvalidArgumentError(`unified key "${k}" is not a cgroup v2 file name`);
+      }
+    }
+    out.unified = unified;
+  }
+  return out;
+}
+
+function memoryUpdate(r: LinuxContainerResources): OciLinuxResources["memory"] {
   const memory = int("memory_limit_in_bytes", r.memory_limit_in_bytes);
   const swap = int("memory_swap_limit_in_bytes", r.memory_swap_limit_in_bytes);
   if (memory < 0) {
@@ -66,12 +111,14 @@ export function toOciResources(
       "memory_swap_limit_in_bytes needs memory_limit_in_bytes as well",
     );
   }
-  if (memory > 0 || swap !== 0) {
-    out.memory = {};
-    if (memory > 0) out.memory.limit = memory;
-    if (swap !== 0) out.memory.swap = swap;
-  }
+  if (memory === 0 && swap === 0) return undefined;
+  const out: NonNullable<OciLinuxResources["memory"]> = {};
+  if (memory > 0) out.limit = memory;
+  if (swap !== 0) out.swap = swap;
+  return out;
+}
 
+function cpuUpdate(r: LinuxContainerResources): OciLinuxResources["cpu"] {
   const shares = int("cpu_shares", r.cpu_shares);
   const quota = int("cpu_quota", r.cpu_quota);
   const period = int("cpu_period", r.cpu_period);
@@ -96,45 +143,18 @@ export function toOciResources(
   if (mems && !CPUSET.test(mems)) {
     throw new InvalidArgumentError(`cpuset_mems "${mems}" is not a node list like "0-1"`);
   }
-  const cpu: NonNullable<OciLinuxResources["cpu"]> = {};
-  if (shares > 0) cpu.shares = shares;
-  if (quota !== 0) cpu.quota = quota;
-  if (period > 0) cpu.period = period;
-  if (cpus) cpu.cpus = cpus;
-  if (mems) cpu.mems = mems;
-  if (Object.keys(cpu).length) out.cpu = cpu;
+  return cpuResources(shares, quota, period, cpus, mems);
+}
 
-  const oom = int("oom_score_adj", r.oom_score_adj);
-  if (oom < -1000 || oom > 1000) {
-    throw new InvalidArgumentError(`oom_score_adj ${oom} is outside -1000..1000`);
+function hugepageUpdate(h: HugepageLimit): { pageSize: string; limit: number } {
+  if (!PAGE_SIZE.test(h.page_size)) {
+    throw new InvalidArgumentError(
+      `hugepage page_size "${h.page_size}" is not a size like "2MB" or "1GB"`,
+    );
   }
-
-  if (r.hugepage_limits?.length) {
-    out.hugepageLimits = r.hugepage_limits.map((h) => {
-      if (!PAGE_SIZE.test(h.page_size)) {
-        throw new InvalidArgumentError(
-          `hugepage page_size "${h.page_size}" is not a size like "2MB" or "1GB"`,
-        );
-      }
-      const limit = int(`hugepage limit for ${h.page_size}`, h.limit);
-      if (limit < 0) throw new InvalidArgumentError(`hugepage limit ${limit} is negative`);
-      return { pageSize: h.page_size, limit };
-    });
-  }
-  if (r.unified && Object.keys(r.unified).length) {
-    if (!opts.cgroupV2) {
-      throw new InvalidArgumentError(
-        "resources.unified needs cgroup v2, and this node runs cgroup v1; remove the unified settings",
-      );
-    }
-    for (const k of Object.keys(r.unified)) {
-      if (!/^[a-z]+\.[a-z0-9_.]+$/.test(k) || k.includes("..")) {
-        throw new InvalidArgumentError(`unified key "${k}" is not a cgroup v2 file name`);
-      }
-    }
-    out.unified = { ...r.unified };
-  }
-  return out;
+  const limit = int(`hugepage limit for ${h.page_size}`, h.limit);
+  if (limit < 0) throw new InvalidArgumentError(`hugepage limit ${limit} is negative`);
+  return { pageSize: h.page_size, limit };
 }
 
 /** Merges an update into the resources a spec already has (unset fields keep theirs). */
@@ -153,82 +173,59 @@ export function mergeResources(
   return base;
 }
 
-/** What updating a container needs to know about it. */
-export interface ResourceUpdateTarget {
-  id: string;
-  state: ContainerStateName;
-  bundleDir: string;
-  runtimeBinary: string;
-  runtimeRoot: string;
-  runtimeOptions: string[];
-}
-
 /**
- * Applies resources to a container: `runc update` while it runs, and config.json either
- * way (a created container gets them when it starts). Exited containers are refused.
+ * The CRI resources of a new container as kubelet sent them (zero is unset), after the
+ * device rules already in the spec.
  */
-export async function applyResources(
-  target: ResourceUpdateTarget,
-  resources: OciLinuxResources,
-): Promise<void> {
-  if (target.state === "CONTAINER_EXITED" || target.state === "CONTAINER_UNKNOWN") {
-    throw new FailedPreconditionError(
-      `container ${target.id} is ${target.state}; resources can only be updated on a created or running container`,
-    );
+export const withResources: SpecOption = (spec, ctx) => {
+  const r = ctx.config.linux?.resources;
+  if (!r) return;
+  const out = spec.linux.resources;
+  const n = (s: string | undefined) => Number(s ?? "0");
+  const mem: NonNullable<OciLinuxResources["memory"]> = {};
+  if (n(r.memory_limit_in_bytes) > 0) mem.limit = n(r.memory_limit_in_bytes);
+  if (n(r.memory_swap_limit_in_bytes) > 0) mem.swap = n(r.memory_swap_limit_in_bytes);
+  if (Object.keys(mem).length) out.memory = mem;
+  const cpu = cpuResources(
+    n(r.cpu_shares),
+    n(r.cpu_quota),
+    n(r.cpu_period),
+    r.cpuset_cpus,
+    r.cpuset_mems,
+  );
+  if (cpu) out.cpu = cpu;
+  // kubelet sends a limit for every huge page size the node has; where the hugetlb
+  // controller is not available runc cannot set them at all, so they are skipped, as CRI-O
+  // does (the container can then use no more huge pages than the node has anyway).
+  if (r.hugepage_limits?.length && ctx.hugetlbAvailable !== false) {
+    out.hugepageLimits = r.hugepage_limits.map((h) => ({
+      pageSize: h.page_size,
+      limit: n(h.limit),
+    }));
   }
-  if (target.state === "CONTAINER_RUNNING") {
-    const file = `${target.bundleDir}/resources-update.json`;
-    const log = `${target.bundleDir}/runtime-update.log`;
-    await Deno.writeTextFile(file, JSON.stringify(resources));
-    try {
-      const out = await new Deno.Command(target.runtimeBinary, {
-        args: [
-          "--root",
-          target.runtimeRoot,
-          "--log",
-          log,
-          ...target.runtimeOptions,
-          "update",
-          "--resources",
-          file,
-          target.id,
-        ],
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      if (!out.success) {
-        const stderr = new TextDecoder().decode(out.stderr).trim();
-        const runtimeLog = await Deno.readTextFile(log).catch(() => "");
-        const detail = [stderr, lastErrorLine(runtimeLog)].filter(Boolean).join("; ");
-        throw new InternalError(
-          `${target.runtimeBinary} update of container ${target.id} failed: ${detail}`,
-        );
-      }
-    } finally {
-      await Deno.remove(file).catch(() => {});
-      await Deno.remove(log).catch(() => {});
-    }
+  const unified = unifiedResources(r.unified, ctx.cgroupV2);
+  if (unified) out.unified = unified;
+};
+
+/** The container's cgroup under the pod's, in the form the cgroup driver wants. */
+export const withCgroupsPath: SpecOption = (spec, ctx) => {
+  const parent = ctx.sandbox.cgroupParent;
+  if (ctx.cgroupDriver === "systemd") {
+    // runc's systemd form: "slice:prefix:name".
+    const slice = parent ? parent.split("/").filter(Boolean).pop()! : "system.slice";
+    spec.linux.cgroupsPath = `${slice}:skiff:${ctx.id}`;
+    return;
   }
-  const specPath = `${target.bundleDir}/config.json`;
-  const spec = JSON.parse(await Deno.readTextFile(specPath));
-  spec.linux ??= {};
-  spec.linux.resources = mergeResources(spec.linux.resources, resources);
-  const tmp = `${specPath}.tmp`;
-  await Deno.writeTextFile(tmp, JSON.stringify(spec));
-  await Deno.rename(tmp, specPath);
+  const base = parent ? (parent.startsWith("/") ? parent : `/${parent}`) : "/skiff";
+  spec.linux.cgroupsPath = `${base.replace(/\/$/, "")}/skiff-${ctx.id}`;
+};
+
+/** The oom_score_adj to give: the request, raised to the floor when lowering is refused. */
+export function clampOomScoreAdj(requested: number, floor: number | null): number {
+  return floor !== null && requested < floor ? floor : requested;
 }
 
-/** runc logs JSON lines; the last "error" message is the useful one. */
-function lastErrorLine(log: string): string {
-  const lines = log.trim().split("\n").reverse();
-  for (const l of lines) {
-    try {
-      const j = JSON.parse(l);
-      if (j.level === "error" && j.msg) return String(j.msg);
-    } catch {
-      if (l.trim()) return l.trim();
-    }
-  }
-  return "";
-}
+export const withOomScoreAdj: SpecOption = (spec, ctx) => {
+  const requested = Number(ctx.config.linux?.resources?.oom_score_adj ?? "0");
+  spec.process.oomScoreAdj = clampOomScoreAdj(requested, ctx.oomScoreAdjFloor);
+};

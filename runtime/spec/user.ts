@@ -5,6 +5,7 @@
  * image cannot make Skiff read a host file.
  */
 import { InvalidArgumentError, NotFoundError } from "../../core/errors.ts";
+import type { SpecOption } from "./types.ts";
 
 export interface PasswdEntry {
   name: string;
@@ -184,3 +185,8 @@ export function resolveUser(root: string, req: UserRequest): ResolvedUser {
     home: entry?.home || "/",
   };
 }
+
+/** The process user, resolved beforehand (it needs the mounted rootfs). */
+export const withUser: SpecOption = (spec, { user }) => {
+  spec.process.user = { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids };
+};
