@@ -384,8 +384,7 @@ const ALLOWED = [
   "writev",
   "arch_prctl",
   "modify_ldt",
-  "clone3_placeholder",
-].filter((n) => n !== "clone3_placeholder");
+];
 
 /** Syscalls opened by a capability the container holds. */
 const BY_CAPABILITY: Record<string, string[]> = {

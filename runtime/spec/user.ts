@@ -20,12 +20,17 @@ export interface GroupEntry {
   members: string[];
 }
 
+/** The colon-separated fields of each entry of an /etc/passwd-style file. */
+function entries(text: string, minFields: number): string[][] {
+  return text.split("\n")
+    .filter((line) => line.trim() && !line.startsWith("#"))
+    .map((line) => line.split(":"))
+    .filter((f) => f.length >= minFields);
+}
+
 export function parsePasswd(text: string): PasswdEntry[] {
   const out: PasswdEntry[] = [];
-  for (const line of text.split("\n")) {
-    if (!line.trim() || line.startsWith("#")) continue;
-    const f = line.split(":");
-    if (f.length < 4) continue;
+  for (const f of entries(text, 4)) {
     const uid = Number(f[2]);
     const gid = Number(f[3]);
     if (!Number.isInteger(uid) || !Number.isInteger(gid) || f[2] === "" || f[3] === "") continue;
@@ -36,10 +41,7 @@ export function parsePasswd(text: string): PasswdEntry[] {
 
 export function parseGroup(text: string): GroupEntry[] {
   const out: GroupEntry[] = [];
-  for (const line of text.split("\n")) {
-    if (!line.trim() || line.startsWith("#")) continue;
-    const f = line.split(":");
-    if (f.length < 3) continue;
+  for (const f of entries(text, 3)) {
     const gid = Number(f[2]);
     if (!Number.isInteger(gid) || f[2] === "") continue;
     out.push({
