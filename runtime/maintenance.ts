@@ -8,7 +8,8 @@ import type { LinuxContainerResources } from "./model.ts";
 import type { ContainerRecord } from "./container/mod.ts";
 import { checkpointContainer, CriuProbe } from "./checkpoint.ts";
 import { reopenContainerLog } from "./log_reopen.ts";
-import { applyResources, toOciResources } from "./resources.ts";
+import { applyResources } from "./resource_update.ts";
+import { toOciResources } from "./spec/mod.ts";
 
 /** What this needs of the container service. */
 export interface MaintainedContainers {

@@ -4,7 +4,7 @@ import { InvalidArgumentError } from "../../core/errors.ts";
 import type { LinuxContainerResources } from "../../cri/types.ts";
 import { METRICS } from "../../cri/handlers/stats.ts";
 import { mergeCriResources } from "../../runtime/maintenance.ts";
-import { mergeResources, toOciResources } from "../../runtime/resources.ts";
+import { mergeResources, toOciResources } from "../../runtime/spec/mod.ts";
 import { type CgroupSample, sumSamples } from "../../runtime/stats/mod.ts";
 
 const sample = (cpu: bigint, mem: number, limit: number | null): CgroupSample => ({

@@ -4,7 +4,8 @@
  * host, and every path is resolved inside the container's root so that a symlink in the
  * image cannot make Skiff read a host file.
  */
-import { InvalidArgumentError, NotFoundError } from "../core/errors.ts";
+import { InvalidArgumentError, NotFoundError } from "../../core/errors.ts";
+import type { SpecOption } from "./types.ts";
 
 export interface PasswdEntry {
   name: string;
@@ -19,12 +20,17 @@ export interface GroupEntry {
   members: string[];
 }
 
+/** The colon-separated fields of each entry of an /etc/passwd-style file. */
+function entries(text: string, minFields: number): string[][] {
+  return text.split("\n")
+    .filter((line) => line.trim() && !line.startsWith("#"))
+    .map((line) => line.split(":"))
+    .filter((f) => f.length >= minFields);
+}
+
 export function parsePasswd(text: string): PasswdEntry[] {
   const out: PasswdEntry[] = [];
-  for (const line of text.split("\n")) {
-    if (!line.trim() || line.startsWith("#")) continue;
-    const f = line.split(":");
-    if (f.length < 4) continue;
+  for (const f of entries(text, 4)) {
     const uid = Number(f[2]);
     const gid = Number(f[3]);
     if (!Number.isInteger(uid) || !Number.isInteger(gid) || f[2] === "" || f[3] === "") continue;
@@ -35,10 +41,7 @@ export function parsePasswd(text: string): PasswdEntry[] {
 
 export function parseGroup(text: string): GroupEntry[] {
   const out: GroupEntry[] = [];
-  for (const line of text.split("\n")) {
-    if (!line.trim() || line.startsWith("#")) continue;
-    const f = line.split(":");
-    if (f.length < 3) continue;
+  for (const f of entries(text, 3)) {
     const gid = Number(f[2]);
     if (!Number.isInteger(gid) || f[2] === "") continue;
     out.push({
@@ -184,3 +187,8 @@ export function resolveUser(root: string, req: UserRequest): ResolvedUser {
     home: entry?.home || "/",
   };
 }
+
+/** The process user, resolved beforehand (it needs the mounted rootfs). */
+export const withUser: SpecOption = (spec, { user }) => {
+  spec.process.user = { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids };
+};

@@ -4,7 +4,7 @@
  * ordinary program needs, and open the privileged ones only when the container holds the
  * capability that guards them), and `Localhost` profiles read from a file.
  */
-import { InvalidArgumentError, NotFoundError } from "../core/errors.ts";
+import { InvalidArgumentError, NotFoundError } from "../../core/errors.ts";
 
 export interface SeccompArg {
   index: number;
@@ -384,8 +384,7 @@ const ALLOWED = [
   "writev",
   "arch_prctl",
   "modify_ldt",
-  "clone3_placeholder",
-].filter((n) => n !== "clone3_placeholder");
+];
 
 /** Syscalls opened by a capability the container holds. */
 const BY_CAPABILITY: Record<string, string[]> = {
