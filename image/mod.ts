@@ -10,12 +10,13 @@
  *
  * Image and layer records are in the metadata store (collections `images`, `image_layers`).
  * `ImageService` implements `ImageProvider` (runtime/contracts.ts) for the container service,
- * and takes an `ImageUsage` through `setImageUsage()` so RemoveImage refuses images in use.
+ * and is given an `ImageUsage` at construction so RemoveImage refuses images in use.
  */
 import type { Config } from "../core/config/mod.ts";
 import type { Logger } from "../core/log.ts";
 import type { MetricsRegistry } from "../core/metrics.ts";
 import type { Store } from "../store/mod.ts";
+import type { ImageUsage } from "../runtime/contracts.ts";
 import { ContentStore } from "./content.ts";
 import { type LayerRecord, LayerStore } from "./layers.ts";
 import { ImageService } from "./service.ts";
@@ -35,6 +36,7 @@ export interface OpenImageServiceOptions {
   log: Logger;
   fetchImpl?: typeof fetch;
   metrics?: MetricsRegistry;
+  usage?: ImageUsage;
 }
 
 /** Opens the stores, removes leftovers of interrupted pulls and runs GC. */

@@ -50,13 +50,14 @@ export interface ImageServiceOptions {
   fetchImpl?: typeof fetch;
   /** Prometheus metrics (pulls, durations, bytes, store size); optional. */
   metrics?: MetricsRegistry;
+  /** Which containers use an image (the container service): RemoveImage refuses those. */
+  usage?: ImageUsage;
 }
 
 export class ImageService implements ImageProvider {
   private readonly images: ImageStore;
   private readonly flights = new SharedFlights();
   readonly progress: ProgressTracker;
-  private usage?: ImageUsage;
   /** Blobs and layers that in-flight pulls need: GC leaves them alone. */
   private readonly busy = new Map<string, number>();
   /** Blob downloads started, by digest (tests and metrics: one download per blob). */
@@ -93,11 +94,6 @@ export class ImageService implements ImageProvider {
 
   get layers(): LayerStore {
     return this.opts.layers;
-  }
-
-  /** The container service tells images which are in use (RemoveImage refuses those). */
-  setImageUsage(usage: ImageUsage): void {
-    this.usage = usage;
   }
 
   // -------------------------------------------------------------------------------------
@@ -250,7 +246,7 @@ export class ImageService implements ImageProvider {
       this.opts.log.info("image name removed", { name: hit.name, id: r.id });
       return;
     }
-    const users = this.usage?.containersUsingImage(r.id) ?? [];
+    const users = this.opts.usage?.containersUsingImage(r.id) ?? [];
     if (users.length > 0) {
       throw new FailedPreconditionError(
         `image ${r.id} (${r.repoTags.join(", ") || "untagged"}) is in use by container(s) ${

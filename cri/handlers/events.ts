@@ -1,8 +1,8 @@
 /**
  * GetContainerEvents: a server stream of container lifecycle events from the event bus,
  * each with the pod sandbox's status and the statuses of the pod's containers (as
- * containerd sends them), built by calling the in-process PodSandboxStatus, ListContainers
- * and ContainerStatus handlers, whichever exist. The events themselves are published by
+ * containerd sends them), read from the sandbox and container services and converted like
+ * PodSandboxStatus and ContainerStatus replies. The events themselves are published by
  * their owners (containers, and pod sandboxes for their own lifecycle); this is only the
  * wire side.
  *
@@ -13,77 +13,38 @@
 import { ResourceExhaustedError } from "../../core/errors.ts";
 import type { Logger } from "../../core/log.ts";
 import type { ContainerEvent } from "../../runtime/contracts.ts";
+import type { ContainerService } from "../../runtime/container/mod.ts";
 import { type EventBus, SubscriberDroppedError } from "../../runtime/events.ts";
-import type { ContainerEventResponse, ContainerStatus, PodSandboxStatus } from "../types.ts";
-import {
-  type CallContext,
-  type CriHandlers,
-  type DeepPartial,
-  type HandlerFor,
-  nanos,
-} from "../handler.ts";
+import type { SandboxService } from "../../runtime/sandbox/mod.ts";
+import type { ContainerEventResponse, PodSandboxStatus } from "../types.ts";
+import { containerStatus, podSandboxStatus } from "../convert/mod.ts";
+import { type CriHandlers, type DeepPartial, nanos } from "../handler.ts";
 
 export interface EventsDeps {
   bus: EventBus<ContainerEvent>;
-  /** The daemon's CRI handlers (looked up per event: they are composed after this). */
-  handlers: () => CriHandlers;
+  sandboxes: Pick<SandboxService, "status">;
+  containers: Pick<ContainerService, "list">;
   log: Logger;
 }
 
-async function podStatus(
-  h: CriHandlers,
-  id: string,
-  ctx: CallContext,
-): Promise<DeepPartial<PodSandboxStatus> | null> {
-  const fn = h.PodSandboxStatus as HandlerFor<"PodSandboxStatus"> | undefined;
-  if (!fn) return null;
+function podStatus(deps: EventsDeps, id: string): DeepPartial<PodSandboxStatus> | null {
   try {
-    return (await fn({ pod_sandbox_id: id, verbose: false }, ctx)).status ?? null;
+    return podSandboxStatus(deps.sandboxes.status(id));
   } catch {
     return null; // removed meanwhile
   }
 }
 
-async function containerStatuses(
-  h: CriHandlers,
-  sandboxId: string,
-  ctx: CallContext,
-): Promise<DeepPartial<ContainerStatus>[]> {
-  const list = h.ListContainers as HandlerFor<"ListContainers"> | undefined;
-  const status = h.ContainerStatus as HandlerFor<"ContainerStatus"> | undefined;
-  if (!list || !status) return [];
-  let ids: string[];
-  try {
-    const res = await list({
-      filter: { id: "", state: null, pod_sandbox_id: sandboxId, label_selector: {} },
-    }, ctx);
-    ids = (res.containers ?? []).map((c) => c?.id ?? "").filter(Boolean);
-  } catch {
-    return [];
-  }
-  const out: DeepPartial<ContainerStatus>[] = [];
-  for (const id of ids) {
-    try {
-      const s = (await status({ container_id: id, verbose: false }, ctx)).status;
-      if (s) out.push(s);
-    } catch {
-      // removed between list and status: it is simply not part of the pod any more
-    }
-  }
-  return out;
-}
-
-export async function eventResponse(
+export function eventResponse(
   ev: ContainerEvent,
-  handlers: CriHandlers,
-  ctx: CallContext,
-): Promise<DeepPartial<ContainerEventResponse>> {
+  deps: EventsDeps,
+): DeepPartial<ContainerEventResponse> {
   return {
     container_id: ev.containerId,
     container_event_type: ev.type,
     created_at: nanos(ev.at),
-    pod_sandbox_status: await podStatus(handlers, ev.sandboxId, ctx),
-    containers_statuses: await containerStatuses(handlers, ev.sandboxId, ctx),
+    pod_sandbox_status: podStatus(deps, ev.sandboxId),
+    containers_statuses: deps.containers.list({ sandboxId: ev.sandboxId }).map(containerStatus),
   };
 }
 
@@ -98,7 +59,7 @@ export function eventsHandlers(deps: EventsDeps): CriHandlers {
         while (!ctx.signal.aborted) {
           const ev = await sub.next();
           if (ev === null) return; // client went away, or Skiff is shutting down
-          await send(await eventResponse(ev, deps.handlers(), ctx));
+          await send(eventResponse(ev, deps));
         }
       } catch (err) {
         if (err instanceof SubscriberDroppedError) {

@@ -11,6 +11,7 @@ import { pinNamespaces, runInNamespaces } from "../../network/netns.ts";
 import { hostsFile, resolvConf, writeFileAtomic } from "../../network/pod_files.ts";
 import type { NamespaceMode } from "../contracts.ts";
 import type { PodSandboxConfig, PodSandboxMetadata } from "../model.ts";
+import { ociRuntimeFor } from "../oci.ts";
 import type { SandboxContext } from "./context.ts";
 import { startInfra } from "./infra.ts";
 import { parseBandwidth } from "./network.ts";
@@ -45,15 +46,7 @@ export function planRun(config: PodSandboxConfig, runtimeHandler: string, daemon
       `pod sandbox metadata must set ${missing.join(", ") || "name, namespace, uid"}`,
     );
   }
-  const handler = runtimeHandler || daemon.runtime.default_handler;
-  const handlerConfig = daemon.runtime.handlers[handler];
-  if (!handlerConfig) {
-    throw new InvalidArgumentError(
-      `unknown runtime handler "${handler}"; configured handlers: ${
-        Object.keys(daemon.runtime.handlers).join(", ")
-      }`,
-    );
-  }
+  const { name: handler, config: handlerConfig } = ociRuntimeFor(daemon, runtimeHandler);
   const nsOpts = config.linux?.security_context?.namespace_options;
   const modes = {
     network: nsOpts?.network ?? "POD",

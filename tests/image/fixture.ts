@@ -13,13 +13,20 @@ export class ImageFixture {
   store: Store;
   images: ImageService;
   metrics = new MetricsRegistry();
+  /** Which containers use an image: what the container service answers in a real Skiff. */
+  inUse: (imageId: string) => string[] = () => [];
   private constructor(readonly root: string, readonly config: Config) {
     this.store = new Store(`${root}/skiff.db`);
-    this.images = openImageService({
+    this.images = this.open();
+  }
+
+  private open(): ImageService {
+    return openImageService({
       config: () => this.config,
       store: this.store,
       log: logger("image-test"),
       metrics: this.metrics,
+      usage: { containersUsingImage: (id) => this.inUse(id) },
     });
   }
 
@@ -42,12 +49,7 @@ export class ImageFixture {
     this.store = new Store(`${this.root}/skiff.db`);
     // A restarted Skiff starts a new registry (a metric name has one owner per registry).
     this.metrics = new MetricsRegistry();
-    this.images = openImageService({
-      config: () => this.config,
-      store: this.store,
-      log: logger("image-test"),
-      metrics: this.metrics,
-    });
+    this.images = this.open();
   }
 
   /** Files in ingest/ and layers/tmp/: must be 0 whenever no pull runs. */

@@ -245,9 +245,7 @@ Deno.test({
       const p = await pushImage(registry, "test/inuse:1", img);
       const id = await fx.images.pull(p.ref);
       const users = new Set<string>(["ctr-1"]);
-      fx.images.setImageUsage({
-        containersUsingImage: (imageId) => imageId === id ? [...users] : [],
-      });
+      fx.inUse = (imageId) => imageId === id ? [...users] : [];
       const e = await failure(Promise.resolve().then(() => fx.images.remove(id)));
       assertEquals(errorKind(e), "failed_precondition");
       assert(/in use by container\(s\) ctr-1/.test(e.message), e.message);
