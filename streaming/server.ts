@@ -13,7 +13,7 @@ import * as http from "node:http";
 import * as https from "node:https";
 import type { Duplex } from "node:stream";
 import type { AddressInfo } from "node:net";
-import { WebSocket, WebSocketServer } from "ws";
+import { WebSocketServer } from "ws";
 import { errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import { RstStatus, SpdySession, type SpdyStream } from "./spdy.ts";
@@ -24,34 +24,19 @@ import {
   ExitCodeError,
   type PortForwardRequest,
   type StreamingBackend,
-  type TerminalSize,
 } from "./types.ts";
-
-/** SPDY remote-command protocols, newest (preferred) first. */
-export const SPDY_COMMAND_PROTOCOLS = [
-  "v4.channel.k8s.io",
-  "v3.channel.k8s.io",
-  "v2.channel.k8s.io",
-  "channel.k8s.io",
-] as const;
-export const SPDY_PORT_FORWARD_PROTOCOL = "portforward.k8s.io";
-/** WebSocket subprotocols for remote command and port-forward. */
-export const WS_PROTOCOLS = [
-  "v5.channel.k8s.io",
-  "v4.channel.k8s.io",
-  "v4.base64.channel.k8s.io",
-  "channel.k8s.io",
-  "base64.channel.k8s.io",
-] as const;
-const WS_PORT_FORWARD_PROTOCOLS = [
-  "v4.channel.k8s.io",
-  "v4.base64.channel.k8s.io",
-  "portforward.k8s.io",
-  "channel.k8s.io",
-  "base64.channel.k8s.io",
-];
-
-const STREAM_PROTOCOL_HEADER = "x-stream-protocol-version";
+import {
+  finalErrorMessage,
+  protocolVersion,
+  resizeEvents,
+  SPDY_COMMAND_PROTOCOLS,
+  SPDY_PORT_FORWARD_PROTOCOL,
+  STREAM_PROTOCOL_HEADER,
+  writeText,
+  WS_PORT_FORWARD_PROTOCOLS,
+  WS_PROTOCOLS,
+} from "./protocols.ts";
+import { WsChannels } from "./ws_channels.ts";
 
 export interface StreamingServerOptions {
   /** host:port to listen on; port 0 picks a free one. */
@@ -69,81 +54,6 @@ export interface StreamingServerOptions {
 }
 
 type Kind = StreamingRequest["kind"];
-
-function protocolVersion(protocol: string): number {
-  const m = /^v(\d+)\./.exec(protocol);
-  return m ? Number(m[1]) : 1;
-}
-
-/** v4+ JSON Status for the error stream; null for success. */
-function statusJson(err: Error | null): string {
-  if (!err) return JSON.stringify({ metadata: {}, status: "Success" });
-  if (err instanceof ExitCodeError) {
-    return JSON.stringify({
-      metadata: {},
-      status: "Failure",
-      message: err.message,
-      reason: "NonZeroExitCode",
-      details: { causes: [{ reason: "ExitCode", message: String(err.exitCode) }] },
-    });
-  }
-  return JSON.stringify({
-    metadata: {},
-    status: "Failure",
-    message: `Internal error occurred: ${err.message}`,
-    reason: "InternalError",
-    details: { causes: [{ message: err.message }] },
-    code: 500,
-  });
-}
-
-/** What goes on the error stream at the end, per protocol version; null = nothing. */
-function finalErrorMessage(version: number, err: Error | null): string | null {
-  if (version >= 4) return statusJson(err);
-  return err ? err.message : null;
-}
-
-/** JSON `{"Width":w,"Height":h}` objects, one after another, into sizes. */
-export function resizeEvents(bytes: ReadableStream<Uint8Array>): ReadableStream<TerminalSize> {
-  const td = new TextDecoder();
-  let text = "";
-  return bytes.pipeThrough(
-    new TransformStream<Uint8Array, TerminalSize>({
-      transform(chunk, controller) {
-        text += td.decode(chunk, { stream: true });
-        for (;;) {
-          const start = text.indexOf("{");
-          const end = text.indexOf("}", start);
-          if (start < 0 || end < 0) break;
-          const obj = text.slice(start, end + 1);
-          text = text.slice(end + 1);
-          try {
-            const v = JSON.parse(obj) as { Width?: number; Height?: number };
-            const width = Number(v.Width ?? 0), height = Number(v.Height ?? 0);
-            if (width > 0 && height > 0 && width < 65536 && height < 65536) {
-              controller.enqueue({ width, height });
-            }
-          } catch {
-            // A malformed resize message is dropped, as kubelet does.
-          }
-        }
-        if (text.length > 4096) text = "";
-      },
-    }),
-  );
-}
-
-async function writeText(w: WritableStream<Uint8Array>, text: string): Promise<void> {
-  const writer = w.getWriter();
-  try {
-    if (text) await writer.write(new TextEncoder().encode(text));
-    await writer.close();
-  } catch {
-    // The client went away; nothing left to tell it.
-  } finally {
-    writer.releaseLock();
-  }
-}
 
 function headerValues(req: http.IncomingMessage, name: string): string[] {
   const raw = req.headersDistinct?.[name] ?? [];
@@ -621,137 +531,5 @@ export class StreamingServer {
       if (message) await ch.sendAsync(2 * i + 1, new TextEncoder().encode(message)).catch(() => {});
     }));
     ch.close();
-  }
-}
-
-/**
- * Kubernetes' channel framing over one WebSocket: each message starts with a channel byte
- * (binary protocols) or a channel digit followed by base64 (`base64.` protocols).
- * `v5.channel.k8s.io` adds a close signal: channel 255 followed by the channel to close.
- */
-class WsChannels {
-  readonly #ws: WebSocket;
-  readonly #base64: boolean;
-  readonly #v5: boolean;
-  readonly #readers = new Map<number, ReadableStreamDefaultController<Uint8Array>>();
-  readonly #slow = new Set<number>();
-  #closed = false;
-  onClose: () => void = () => {};
-
-  constructor(ws: WebSocket, protocol: string) {
-    this.#ws = ws;
-    this.#base64 = protocol.includes("base64");
-    this.#v5 = protocol.startsWith("v5.");
-    ws.on("message", (data: Buffer, isBinary: boolean) => this.#onMessage(data, isBinary));
-    ws.on("close", () => this.#teardown());
-    ws.on("error", () => this.#teardown());
-  }
-
-  #teardown(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    // The socket is gone: every input channel ends (EOF, like a half-close).
-    for (const c of this.#readers.values()) {
-      try {
-        c.close();
-      } catch { /* already closed */ }
-    }
-    this.#readers.clear();
-    this.onClose();
-  }
-
-  #onMessage(data: Buffer, isBinary: boolean): void {
-    let channel: number;
-    let payload: Uint8Array;
-    if (this.#base64 && !isBinary) {
-      const text = data.toString("utf8");
-      if (!text.length) return;
-      channel = text.charCodeAt(0) - 48;
-      payload = Uint8Array.from(atob(text.slice(1)), (c) => c.charCodeAt(0));
-    } else {
-      if (!data.length) return;
-      channel = data[0];
-      payload = new Uint8Array(data.subarray(1));
-    }
-    if (this.#v5 && channel === 255) {
-      const c = this.#readers.get(payload[0]);
-      if (c) {
-        try {
-          c.close();
-        } catch { /* already closed */ }
-        this.#readers.delete(payload[0]);
-      }
-      return;
-    }
-    const c = this.#readers.get(channel);
-    if (!c || !payload.length) return;
-    c.enqueue(payload);
-    if ((c.desiredSize ?? 1) <= 0) {
-      this.#slow.add(channel);
-      this.#ws.pause();
-    }
-  }
-
-  readable(channel: number): ReadableStream<Uint8Array> {
-    return new ReadableStream<Uint8Array>({
-      start: (controller) => {
-        if (this.#closed) controller.close();
-        else this.#readers.set(channel, controller);
-      },
-      pull: () => {
-        if (this.#slow.delete(channel) && this.#slow.size === 0 && !this.#closed) {
-          this.#ws.resume();
-        }
-      },
-      cancel: () => {
-        this.#readers.delete(channel);
-        if (this.#slow.delete(channel) && this.#slow.size === 0 && !this.#closed) {
-          this.#ws.resume();
-        }
-      },
-    }, new ByteLengthQueuingStrategy({ highWaterMark: 256 * 1024 }));
-  }
-
-  writable(channel: number): WritableStream<Uint8Array> {
-    return new WritableStream<Uint8Array>({
-      write: async (chunk) => {
-        for (let off = 0; off < chunk.length; off += 32 * 1024) {
-          await this.sendAsync(channel, chunk.subarray(off, off + 32 * 1024));
-        }
-      },
-    });
-  }
-
-  #frame(channel: number, payload: Uint8Array): Buffer | string {
-    if (this.#base64) {
-      let bin = "";
-      for (let i = 0; i < payload.length; i += 8192) {
-        bin += String.fromCharCode(...payload.subarray(i, i + 8192));
-      }
-      return String.fromCharCode(48 + channel) + btoa(bin);
-    }
-    const out = Buffer.allocUnsafe(payload.length + 1);
-    out[0] = channel;
-    out.set(payload, 1);
-    return out;
-  }
-
-  send(channel: number, payload: Uint8Array): void {
-    if (this.#closed || this.#ws.readyState !== WebSocket.OPEN) return;
-    this.#ws.send(this.#frame(channel, payload));
-  }
-
-  /** Resolves once the frame was handed to the socket: the producer's backpressure. */
-  sendAsync(channel: number, payload: Uint8Array): Promise<void> {
-    if (this.#closed || this.#ws.readyState !== WebSocket.OPEN) {
-      return Promise.reject(new Error("WebSocket is closed"));
-    }
-    return new Promise((resolve, reject) =>
-      this.#ws.send(this.#frame(channel, payload), (err) => err ? reject(err) : resolve())
-    );
-  }
-
-  close(): void {
-    if (this.#ws.readyState === WebSocket.OPEN) this.#ws.close(1000);
   }
 }

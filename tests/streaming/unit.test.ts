@@ -4,7 +4,7 @@ import { ResourceExhaustedError } from "../../core/errors.ts";
 import { TokenStore } from "../../streaming/tokens.ts";
 import { decodeHeaderBlock, encodeHeaderBlock } from "../../streaming/spdy.ts";
 import { HeaderDeflater, HeaderInflater } from "../../streaming/spdy_zlib.ts";
-import { resizeEvents } from "../../streaming/server.ts";
+import { resizeEvents } from "../../streaming/protocols.ts";
 import type { TerminalSize } from "../../streaming/types.ts";
 
 const execReq = {
