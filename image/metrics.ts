@@ -1,12 +1,13 @@
 /**
  * The image metrics. image/ is their one owner: pulls by result, pull durations, blob
- * bytes fetched (counted once, as they arrive, whoever waits for them), images and store
- * size.
+ * bytes fetched (counted once, as they arrive, whoever waits for them), pulled image sizes,
+ * failures by reason, images and store size.
  */
 import { errorKind } from "../core/errors.ts";
 import type { Counter, Histogram, MetricsRegistry } from "../core/metrics.ts";
 
 const PULL_SECONDS_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+const SIZE_BUCKETS = [1e5, 1e6, 1e7, 5e7, 1e8, 5e8, 1e9, 5e9];
 
 export interface ImageMetricsSources {
   images: () => number;
@@ -17,6 +18,8 @@ export class ImageMetrics {
   private readonly pulls: Counter;
   private readonly pullSeconds: Histogram;
   private readonly bytes: Counter;
+  private readonly sizes: Histogram;
+  private readonly failures: Counter;
 
   constructor(registry: MetricsRegistry, sources: ImageMetricsSources) {
     this.pulls = registry.counter(
@@ -32,6 +35,15 @@ export class ImageMetrics {
       "skiff_image_pull_bytes_total",
       "Blob bytes (configs and compressed layers) fetched from registries by pulls.",
     );
+    this.sizes = registry.histogram(
+      "skiff_image_pull_size_bytes",
+      "Sizes of pulled images (config and compressed layers).",
+      SIZE_BUCKETS,
+    );
+    this.failures = registry.counter(
+      "skiff_image_pull_failures_total",
+      "Failed image pulls, by reason (gRPC code).",
+    );
     const images = registry.gauge("skiff_images", "Images in the image store");
     images.onCollect(() => images.set({}, sources.images()));
     const used = registry.gauge(
@@ -41,17 +53,21 @@ export class ImageMetrics {
     used.onCollect(() => used.set({}, sources.storeBytes()));
   }
 
-  /** One pull request ended (concurrent requests sharing one pull each count). */
-  pullEnded(error: unknown | null, seconds: number): void {
-    if (error === null) {
-      this.pulls.inc({ result: "ok" });
-      this.pullSeconds.observe({ result: "ok" }, seconds);
-      return;
-    }
+  /** A pull request succeeded (concurrent requests sharing one pull each count). */
+  pullSucceeded(seconds: number, imageBytes: number): void {
+    this.pulls.inc({ result: "ok" });
+    this.pullSeconds.observe({ result: "ok" }, seconds);
+    this.sizes.observe({}, imageBytes);
+  }
+
+  /** A pull request failed. */
+  pullFailed(error: unknown, seconds: number): void {
     const kind = errorKind(error);
     this.pulls.inc({ result: kind });
     // The gRPC code name: the error kinds are the codes in lower case (cri/errors.ts).
-    this.pullSeconds.observe({ result: kind.toUpperCase() }, seconds);
+    const code = kind.toUpperCase();
+    this.pullSeconds.observe({ result: code }, seconds);
+    this.failures.inc({ reason: code });
   }
 
   bytesFetched(n: number): void {

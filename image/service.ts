@@ -164,10 +164,10 @@ export class ImageService implements ImageProvider {
     const seconds = () => (performance.now() - started) / 1000;
     try {
       const id = await this.pullShared(parseReference(input), opts);
-      this.metrics?.pullEnded(null, seconds());
+      this.metrics?.pullSucceeded(seconds(), this.resolve(id)?.size ?? 0);
       return id;
     } catch (e) {
-      this.metrics?.pullEnded(e, seconds());
+      this.metrics?.pullFailed(e, seconds());
       throw e;
     }
   }
