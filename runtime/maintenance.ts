@@ -10,6 +10,7 @@ import { checkpointContainer, CriuProbe } from "./checkpoint.ts";
 import { reopenContainerLog } from "./log_reopen.ts";
 import { applyResources } from "./resource_update.ts";
 import { toOciResources } from "./spec/mod.ts";
+import { KeyedLock } from "../core/keyed_lock.ts";
 
 /** What this needs of the container service. */
 export interface MaintainedContainers {
@@ -63,7 +64,8 @@ export function mergeCriResources(
 }
 
 export class ContainerMaintenance {
-  private readonly tails = new Map<string, Promise<unknown>>();
+  /** One maintenance operation at a time per container. */
+  private readonly locks = new KeyedLock();
   readonly criu: CriuProbe;
 
   constructor(private readonly opts: MaintenanceOptions) {
@@ -78,16 +80,6 @@ export class ContainerMaintenance {
     return s;
   }
 
-  private async serial<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.tails.get(id) ?? Promise.resolve();
-    const next = prev.catch(() => {}).then(fn);
-    this.tails.set(id, next);
-    try {
-      return await next;
-    } finally {
-      if (this.tails.get(id) === next) this.tails.delete(id);
-    }
-  }
 
   async updateResources(
     idOrPrefix: string,
@@ -98,7 +90,7 @@ export class ContainerMaintenance {
     if (!linux) return;
     // Validate before touching anything: bad values are the caller's to fix.
     const oci = toOciResources(linux, { cgroupV2: this.opts.cgroupV2 });
-    await this.serial(id, async () => {
+    await this.locks.run(id, async () => {
       const rec = svc.get(id);
       await applyResources(rec, oci);
       svc.recordResources(id, mergeCriResources(rec.resources, linux));
@@ -125,7 +117,7 @@ export class ContainerMaintenance {
   async reopenLog(idOrPrefix: string, signal?: AbortSignal): Promise<void> {
     const svc = this.service();
     const id = svc.get(idOrPrefix).id;
-    await this.serial(id, async () => {
+    await this.locks.run(id, async () => {
       const rec = svc.get(id);
       await reopenContainerLog({
         id,
@@ -139,7 +131,7 @@ export class ContainerMaintenance {
   async checkpoint(idOrPrefix: string, location: string, timeoutSeconds: number): Promise<void> {
     const svc = this.service();
     const id = svc.get(idOrPrefix).id;
-    await this.serial(id, async () => {
+    await this.locks.run(id, async () => {
       const rec = svc.get(id);
       await checkpointContainer(
         {
