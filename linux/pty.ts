@@ -9,6 +9,7 @@
 import type { TerminalSize } from "../runtime/contracts.ts";
 import { cString } from "./cstring.ts";
 import { libc } from "./libc.ts";
+import { POLL_MS, POLLERR, pollFd, POLLHUP, POLLIN, POLLOUT } from "./poll.ts";
 
 const O_RDWR = 0o2;
 const O_NOCTTY = 0o400;
@@ -16,11 +17,6 @@ const O_NONBLOCK = 0o4000;
 const O_CLOEXEC = 0o2000000;
 const F_SETFL = 4;
 const TIOCSWINSZ = 0x5414;
-const POLLIN = 0x1;
-const POLLOUT = 0x4;
-const POLLERR = 0x8;
-const POLLHUP = 0x10;
-const POLL_MS = 100;
 
 export class Pty {
   readonly slavePath: string;
@@ -75,15 +71,6 @@ export class Pty {
     }
   }
 
-  async #poll(events: number): Promise<number> {
-    const pfd = new Uint8Array(new ArrayBuffer(8));
-    const dv = new DataView(pfd.buffer);
-    dv.setInt32(0, this.#master, true);
-    dv.setInt16(4, events, true);
-    const n = await libc().poll(pfd, 1n, POLL_MS);
-    return n > 0 ? dv.getInt16(6, true) : 0;
-  }
-
   /**
    * Terminal output as a stream; ends when every slave is closed, or `quietEndMs` after
    * `stopSignal` with no output (a background process may hold the terminal forever).
@@ -94,7 +81,7 @@ export class Pty {
       pull: async (controller) => {
         for (;;) {
           if (this.#closed) return controller.close();
-          const rev = await this.#poll(POLLIN);
+          const rev = await pollFd(this.#master, POLLIN);
           if (this.#closed) return controller.close();
           if (rev & POLLIN) {
             const buf = new Uint8Array(new ArrayBuffer(32 * 1024));
@@ -127,7 +114,7 @@ export class Pty {
           const n = Number(await libc().write(this.#master, part, BigInt(part.length)));
           if (n > 0) off += n;
           else {
-            const rev = await this.#poll(POLLOUT);
+            const rev = await pollFd(this.#master, POLLOUT);
             if (rev & (POLLHUP | POLLERR)) throw new Error("terminal closed");
           }
         }

@@ -16,6 +16,7 @@ import type { CommandStreams, TerminalSize } from "./contracts.ts";
 import type { ContainerForStreaming } from "./contracts.ts";
 import { cString } from "../linux/cstring.ts";
 import { libc } from "../linux/libc.ts";
+import { POLL_MS, POLLERR, pollFd, POLLHUP, POLLIN, POLLOUT } from "../linux/poll.ts";
 
 const AF_UNIX = 1;
 const SOCK_SEQPACKET = 5;
@@ -28,11 +29,6 @@ const O_PATH = 0o10000000;
 const O_DIRECTORY = 0o200000;
 const SHUT_WR = 1;
 const MSG_NOSIGNAL = 0x4000;
-const POLLIN = 0x1;
-const POLLOUT = 0x4;
-const POLLERR = 0x8;
-const POLLHUP = 0x10;
-const POLL_MS = 100;
 /** sockaddr_un.sun_path holds 108 bytes including the terminating NUL. */
 const SUN_PATH_MAX = 107;
 
@@ -46,15 +42,6 @@ function sockaddrUn(path: string): Uint8Array<ArrayBuffer> {
   new DataView(addr.buffer).setUint16(0, AF_UNIX, true);
   addr.set(p, 2);
   return addr;
-}
-
-async function pollFd(fd: number, events: number): Promise<number> {
-  const pfd = new Uint8Array(new ArrayBuffer(8));
-  const dv = new DataView(pfd.buffer);
-  dv.setInt32(0, fd, true);
-  dv.setInt16(4, events, true);
-  const n = await libc().poll(pfd, 1n, POLL_MS);
-  return n > 0 ? dv.getInt16(6, true) : 0;
 }
 
 /** A connected SOCK_SEQPACKET socket. */

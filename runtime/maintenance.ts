@@ -80,7 +80,6 @@ export class ContainerMaintenance {
     return s;
   }
 
-
   async updateResources(
     idOrPrefix: string,
     linux: LinuxContainerResources | null,
