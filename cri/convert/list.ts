@@ -14,28 +14,28 @@ import type { SandboxFilter } from "../../runtime/sandbox/mod.ts";
 import { type Given, stringMap } from "./values.ts";
 
 /** CRI's empty string or unset state means "any": undefined in the services' filters. */
-const any = <T extends string>(v: T | null | undefined): T | undefined => v || undefined;
+const unlessEmpty = <T extends string>(v: T | null | undefined): T | undefined => v || undefined;
 
 export function containerListFilter(f: Given<ContainerFilter>): ContainerListFilter {
   return {
-    id: any(f?.id),
-    state: any(f?.state?.state),
-    sandboxId: any(f?.pod_sandbox_id),
+    id: unlessEmpty(f?.id),
+    state: unlessEmpty(f?.state?.state),
+    sandboxId: unlessEmpty(f?.pod_sandbox_id),
     labels: stringMap(f?.label_selector),
   };
 }
 
 export function podSandboxListFilter(f: Given<PodSandboxFilter>): SandboxFilter {
   return {
-    id: any(f?.id),
-    state: any(f?.state?.state),
+    id: unlessEmpty(f?.id),
+    state: unlessEmpty(f?.state?.state),
     labelSelector: stringMap(f?.label_selector),
   };
 }
 
 /** The image a ListImages/StreamImages filter names, if any (a reference or ID). */
 export function imageListFilter(f: Given<ImageFilter>): string | undefined {
-  return any(f?.image?.image);
+  return unlessEmpty(f?.image?.image);
 }
 
 /** Whether every key=value of the selector is among the labels. */
