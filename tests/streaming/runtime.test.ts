@@ -199,9 +199,17 @@ t("port-forward: to a server in the pod's netns; a closed port is an error", asy
   });
 });
 
-function execDirs(): number {
+/** Exec dirs in the temp dir (other Skiffs on the machine may have their own). */
+function execDirs(): Set<string> {
   const tmp = Deno.env.get("TMPDIR") ?? "/tmp";
-  return [...Deno.readDirSync(tmp)].filter((e) => e.name.startsWith("skiff-exec-")).length;
+  return new Set(
+    [...Deno.readDirSync(tmp)].filter((e) => e.name.startsWith("skiff-exec-")).map((e) => e.name),
+  );
+}
+
+/** The exec dirs that appeared since `before` and are still there. */
+function newExecDirs(before: Set<string>): string[] {
+  return [...execDirs()].filter((d) => !before.has(d));
 }
 
 t("exec: a client that vanishes takes its command with it; no exec dirs left", async () => {
@@ -238,10 +246,10 @@ t("exec: a client that vanishes takes its command with it; no exec dirs left", a
       await new Promise((res) => setTimeout(res, 100));
     }
     assert.ok(!left.includes("sleep 321"), `exec'd command still running:\n${left}`);
-    for (let i = 0; i < 50 && execDirs() > dirsBefore; i++) {
+    for (let i = 0; i < 50 && newExecDirs(dirsBefore).length > 0; i++) {
       await new Promise((res) => setTimeout(res, 50));
     }
-    assert.equal(execDirs(), dirsBefore);
+    assert.deepEqual(newExecDirs(dirsBefore), []);
   });
 });
 
