@@ -21,6 +21,7 @@ import { mountReadOnlyLayers, mountRootfs } from "../rootfs.ts";
 import { buildSpec, resolveInRoot, resolveUser, type SpecHost } from "../spec/mod.ts";
 import { type ContainerRecord, nameKey } from "./record.ts";
 import { destroyContainer } from "./remove.ts";
+import { validateContainerConfig } from "./validate.ts";
 import type { ContainerContext } from "./service.ts";
 import { initialState, phaseOf, transition } from "./state.ts";
 
@@ -83,6 +84,7 @@ function checkCreate(
   }
   const name = config.metadata?.name ?? "";
   if (!name) throw new InvalidArgumentError("container config has no metadata.name");
+  validateContainerConfig(config, sandbox);
   const attempt = config.metadata?.attempt ?? 0;
   const imageRef = config.image?.image ?? "";
   if (!imageRef) throw new InvalidArgumentError("container config has no image");
@@ -94,12 +96,6 @@ function checkCreate(
   if (taken) {
     throw new AlreadyExistsError(
       `container "${name}" attempt ${attempt} already exists in pod ${sandboxId} as ${taken}; remove it first`,
-    );
-  }
-  const logRel = config.log_path ?? "";
-  if (logRel.startsWith("/") || logRel.split("/").includes("..")) {
-    throw new InvalidArgumentError(
-      `log_path "${logRel}" must be relative to the pod's log directory and stay inside it`,
     );
   }
   const handler = ociRuntimeFor(ctx.config, sandbox.runtimeHandler);
