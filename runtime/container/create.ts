@@ -244,17 +244,31 @@ async function mountImageVolume(
   return { ...m, host_path: source, image: null, readonly: true };
 }
 
-/** Missing host directories of bind mounts are created, as containerd does. */
+/**
+ * Missing host directories of bind mounts are created, as containerd does; a host path
+ * that cannot be (a file in the way, say) is the request's fault.
+ */
 async function ensureHostPath(m: Mount): Promise<void> {
   if (!m.host_path?.startsWith("/")) {
     throw new InvalidArgumentError(`mount host_path "${m.host_path}" must be an absolute path`);
   }
   try {
     await Deno.stat(m.host_path);
+    return;
   } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound)) throw err;
-    await Deno.mkdir(m.host_path, { recursive: true, mode: 0o755 });
+    if (!(err instanceof Deno.errors.NotFound)) throw unusableHostPath(m, err);
   }
+  await Deno.mkdir(m.host_path, { recursive: true, mode: 0o755 }).catch((err) => {
+    throw unusableHostPath(m, err);
+  });
+}
+
+function unusableHostPath(m: Mount, err: unknown): InvalidArgumentError {
+  // Deno's message repeats the path after the reason; the reason alone is enough.
+  const reason = errorMessage(err).replace(/:\s*\w+ '.*'$/, "");
+  return new InvalidArgumentError(
+    `mount host_path "${m.host_path}" (for ${m.container_path}) cannot be used: ${reason}`,
+  );
 }
 
 /** The PID namespace the container joins: a path, "host", or null for its own. */

@@ -6,6 +6,7 @@
  * Names follow `runtime/names.ts`; hostnames RFC 1123 within the kernel's limit; the log
  * directory is absolute, as kubelet's `/var/log/pods/…` always is.
  */
+import { isIP } from "node:net";
 import { InvalidArgumentError } from "../../core/errors.ts";
 import type { PodSandboxConfig } from "../model.ts";
 import { quoted, validateName } from "../names.ts";
@@ -72,6 +73,44 @@ export function validateLogDirectory(dir: string): void {
   }
 }
 
+/** Longest cgroup parent (kubelet's are well under 200 characters). */
+export const MAX_CGROUP_PARENT_LENGTH = 1024;
+
+/**
+ * The pod's cgroup parent (`/kubepods/burstable/pod…` or `kubepods-…slice`) is joined under
+ * /sys/fs/cgroup/<hierarchy> for conmon's cgroup: no `.` or `..` segment may lead it out.
+ */
+export function validateCgroupParent(parent: string): void {
+  if (!parent) return;
+  const segments = parent.split("/");
+  if (
+    parent.length > MAX_CGROUP_PARENT_LENGTH ||
+    // deno-lint-ignore no-control-regex
+    /[\x00-\x1f\x7f]/.test(parent) ||
+    segments.some((s) => s === "." || s === "..")
+  ) {
+    throw new InvalidArgumentError(
+      `cgroup_parent ${quoted(parent)} must be a cgroup path (at most ` +
+        `${MAX_CGROUP_PARENT_LENGTH} characters, no control characters, no "." or ".." segment)`,
+    );
+  }
+}
+
+/**
+ * A port mapping's host_ip is an IP address or empty (all addresses): the portmap plugin
+ * reads a malformed one as empty, so a typo would publish the port on every address.
+ */
+export function validateHostIps(config: PodSandboxConfig): void {
+  for (const pm of config.port_mappings ?? []) {
+    if (pm.host_ip && isIP(pm.host_ip) === 0) {
+      throw new InvalidArgumentError(
+        `port mapping ${pm.host_port}->${pm.container_port}: host_ip ${quoted(pm.host_ip)} ` +
+          `is not an IP address (leave it empty for every address)`,
+      );
+    }
+  }
+}
+
 /** Every check of this file on one request; throws INVALID_ARGUMENT naming the field. */
 export function validateSandboxConfig(config: PodSandboxConfig): void {
   const md = config.metadata;
@@ -82,4 +121,6 @@ export function validateSandboxConfig(config: PodSandboxConfig): void {
   }
   if (config.hostname) validateHostname(config.hostname);
   validateLogDirectory(config.log_directory ?? "");
+  validateCgroupParent(config.linux?.cgroup_parent ?? "");
+  validateHostIps(config);
 }

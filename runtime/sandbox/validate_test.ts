@@ -4,6 +4,8 @@ import type { PodSandboxConfig } from "../model.ts";
 import {
   hostnameFromPodName,
   hostnameProblem,
+  validateCgroupParent,
+  validateHostIps,
   validateHostname,
   validateLogDirectory,
   validateSandboxConfig,
@@ -123,4 +125,29 @@ Deno.test("validateSandboxConfig: names, hostname and log directory of a request
   );
   refused(() => validateSandboxConfig(pod({ hostname: "a;b" })), /hostname/);
   refused(() => validateSandboxConfig(pod({ log_directory: "logs" })), /log_directory/);
+});
+
+Deno.test("validateCgroupParent: kubelet's forms pass, escapes and control characters do not", () => {
+  for (
+    const p of [
+      "",
+      "/kubepods/burstable/pod6f1f0e7a",
+      "kubepods-besteffort-pod6f1f_0e7a.slice",
+      "/",
+    ]
+  ) validateCgroupParent(p);
+  for (
+    const p of ["/../../tmp/x", "/kubepods/../..", "./x", "a/./b", "a\nb", "/" + "x".repeat(1100)]
+  ) {
+    refused(() => validateCgroupParent(p), /cgroup_parent .* must be a cgroup path/);
+  }
+});
+
+Deno.test("validateHostIps: addresses or empty; anything else would publish on every address", () => {
+  const pm = (host_ip: string) =>
+    pod({ port_mappings: [{ protocol: "TCP", container_port: 80, host_port: 8080, host_ip }] });
+  for (const ip of ["", "127.0.0.1", "0.0.0.0", "::1", "fd00::1"]) validateHostIps(pm(ip));
+  for (const ip of ["a;b", "::zz", "localhost", "1.2.3.4.5", "10.0.0.1/24"]) {
+    refused(() => validateHostIps(pm(ip)), /host_ip .* is not an IP address/);
+  }
 });

@@ -12,7 +12,7 @@ import { runtimePrerequisitesMissing } from "../container/fixture.ts";
 import { pushBusyboxImage } from "../helpers/oci_build.ts";
 import { registryPrerequisitesMissing, TestRegistry } from "../helpers/registry.ts";
 import { TestSkiff } from "../helpers/skiff.ts";
-import { expectRefusal, messagesChecked } from "./refusal.ts";
+import { assertNoHostPaths, expectRefusal, messagesChecked } from "./refusal.ts";
 
 const ignore = runtimePrerequisitesMissing() !== null || registryPrerequisitesMissing() !== null;
 const opts = { ignore, sanitizeOps: false, sanitizeResources: false };
@@ -316,7 +316,7 @@ Deno.test("item 10: run_as_group without run_as_user or run_as_username", opts, 
 });
 
 Deno.test(
-  "sweep: argv, env, ids and paths that would fail at StartContainer are refused at create",
+  "sweep: argv, env, ids, paths, cgroup parent, host_ip and start-time faults are INVALID_ARGUMENT without Skiff's paths",
   opts,
   async () => {
     await withSkiff(async ({ s, image }) => {
@@ -353,11 +353,58 @@ Deno.test(
         );
       }
       assert.equal((await s.client.call("ListContainers", {})).containers.length, 0);
+      const badPods: [string, DeepPartial<PodSandboxConfig>][] = [
+        ["a node-wide sysctl", { linux: { sysctls: { "kernel.hostname": "x" } } }],
+        ["cgroup_parent leading out of the cgroup tree", {
+          linux: { cgroup_parent: "/../../../tmp/evil" },
+        }],
+        ["host_ip that is no address", {
+          port_mappings: [{ host_port: 18080, container_port: 80, host_ip: "a;b" }],
+        }],
+      ];
+      for (const [what, over] of badPods) {
+        const config = pod(s, over);
+        config.linux = { ...pod(s).linux, ...config.linux };
+        await expectRefusal(s, runPod(s, config), "INVALID_ARGUMENT", what);
+      }
+
+      // Faults only runc can find show at StartContainer: still the request's fault, and
+      // neither the reply nor the container's status names Skiff's own paths.
+      const startFaults: [string, DeepPartial<ContainerConfig>, RegExp][] = [
+        ["a command the image lacks", ctr(image, "s1", { command: ["/not/here"] }), /not\/here/],
+        ["a bind mount over /proc", {
+          ...ctr(image, "s2"),
+          mounts: [{ container_path: "/proc", host_path: "/tmp" }],
+        }, /"\/proc" cannot be mounted/],
+      ];
+      for (const [what, config, reason] of startFaults) {
+        const { container_id: id } = await s.client.call("CreateContainer", {
+          pod_sandbox_id: podId,
+          config,
+        });
+        const details = await expectRefusal(
+          s,
+          s.client.call("StartContainer", { container_id: id }),
+          "INVALID_ARGUMENT",
+          what,
+        );
+        assert.match(details, reason);
+        const { status } = await s.client.call("ContainerStatus", { container_id: id });
+        assert.equal(status?.reason, "StartError");
+        assertNoHostPaths(s, status?.message ?? "", `${what}: status message`);
+      }
+      // A host path that cannot become a directory is the request's fault too.
       await expectRefusal(
         s,
-        runPod(s, pod(s, { linux: { sysctls: { "kernel.hostname": "x" } } })),
+        s.client.call("CreateContainer", {
+          pod_sandbox_id: podId,
+          config: {
+            ...ctr(image, "s3"),
+            mounts: [{ container_path: "/m", host_path: "/etc/hostname/sub" }],
+          },
+        }),
         "INVALID_ARGUMENT",
-        "a node-wide sysctl",
+        "host_path below a file",
       );
       console.log(
         `hardening/validation: ${messagesChecked()} refusal messages checked for host paths`,
