@@ -64,6 +64,8 @@ export interface SandboxForContainer {
   hostNetwork: boolean;
   hostIpc: boolean;
   hostPid: boolean;
+  /** Whether the pod may hold privileged containers (its config's security context). */
+  privileged: boolean;
   hostname: string;
   /** Files bind-mounted into every container of the pod. */
   resolvConfPath: string;

@@ -21,6 +21,7 @@ import { mountReadOnlyLayers, mountRootfs } from "../rootfs.ts";
 import { buildSpec, resolveInRoot, resolveUser, type SpecHost } from "../spec/mod.ts";
 import { type ContainerRecord, nameKey } from "./record.ts";
 import { destroyContainer } from "./remove.ts";
+import { validateContainerConfig } from "./validate.ts";
 import type { ContainerContext } from "./service.ts";
 import { initialState, phaseOf, transition } from "./state.ts";
 
@@ -83,6 +84,7 @@ function checkCreate(
   }
   const name = config.metadata?.name ?? "";
   if (!name) throw new InvalidArgumentError("container config has no metadata.name");
+  validateContainerConfig(config, sandbox);
   const attempt = config.metadata?.attempt ?? 0;
   const imageRef = config.image?.image ?? "";
   if (!imageRef) throw new InvalidArgumentError("container config has no image");
@@ -94,12 +96,6 @@ function checkCreate(
   if (taken) {
     throw new AlreadyExistsError(
       `container "${name}" attempt ${attempt} already exists in pod ${sandboxId} as ${taken}; remove it first`,
-    );
-  }
-  const logRel = config.log_path ?? "";
-  if (logRel.startsWith("/") || logRel.split("/").includes("..")) {
-    throw new InvalidArgumentError(
-      `log_path "${logRel}" must be relative to the pod's log directory and stay inside it`,
     );
   }
   const handler = ociRuntimeFor(ctx.config, sandbox.runtimeHandler);
@@ -248,17 +244,31 @@ async function mountImageVolume(
   return { ...m, host_path: source, image: null, readonly: true };
 }
 
-/** Missing host directories of bind mounts are created, as containerd does. */
+/**
+ * Missing host directories of bind mounts are created, as containerd does; a host path
+ * that cannot be (a file in the way, say) is the request's fault.
+ */
 async function ensureHostPath(m: Mount): Promise<void> {
   if (!m.host_path?.startsWith("/")) {
     throw new InvalidArgumentError(`mount host_path "${m.host_path}" must be an absolute path`);
   }
   try {
     await Deno.stat(m.host_path);
+    return;
   } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound)) throw err;
-    await Deno.mkdir(m.host_path, { recursive: true, mode: 0o755 });
+    if (!(err instanceof Deno.errors.NotFound)) throw unusableHostPath(m, err);
   }
+  await Deno.mkdir(m.host_path, { recursive: true, mode: 0o755 }).catch((err) => {
+    throw unusableHostPath(m, err);
+  });
+}
+
+function unusableHostPath(m: Mount, err: unknown): InvalidArgumentError {
+  // Deno's message repeats the path after the reason; the reason alone is enough.
+  const reason = errorMessage(err).replace(/:\s*\w+ '.*'$/, "");
+  return new InvalidArgumentError(
+    `mount host_path "${m.host_path}" (for ${m.container_path}) cannot be used: ${reason}`,
+  );
 }
 
 /** The PID namespace the container joins: a path, "host", or null for its own. */

@@ -4,7 +4,7 @@
  * that fails leaves the container EXITED with StartError, as containerd does.
  */
 import { dirname } from "node:path";
-import { errorMessage, FailedPreconditionError, InternalError } from "../../core/errors.ts";
+import { errorMessage, FailedPreconditionError } from "../../core/errors.ts";
 import { bootId } from "../../linux/processes.ts";
 import type { SandboxForContainer } from "../contracts.ts";
 import { startConmon } from "../monitor.ts";
@@ -16,6 +16,7 @@ import type { ContainerRecord } from "./record.ts";
 import type { ContainerContext } from "./service.ts";
 import { resolveBinary } from "../binaries.ts";
 import { canStart, transition } from "./state.ts";
+import { startFailure } from "./start_errors.ts";
 
 /** Exit code CRI reports for a container that could not be started (as containerd). */
 export const START_ERROR_EXIT_CODE = 128;
@@ -40,12 +41,18 @@ export async function startContainer(ctx: ContainerContext, idOrPrefix: string):
     try {
       await launch(ctx, rec, sandbox, runtime);
     } catch (err) {
-      const message = errorMessage(err);
+      const failure = startFailure(id, errorMessage(err), {
+        rootfs: `${rec.bundleDir}/rootfs`,
+        bundleDir: rec.bundleDir,
+        stateDir: ctx.config.state_dir,
+        rootDir: ctx.config.root_dir,
+      });
+      ctx.log.warn("container start failed", { id, error: errorMessage(err) });
       await runtime.delete(id).catch(() => {});
-      markExited(ctx, rec, START_ERROR_EXIT_CODE, "StartError", message, Date.now());
+      markExited(ctx, rec, START_ERROR_EXIT_CODE, "StartError", failure.message, Date.now());
       rec.pid = 0;
       ctx.save(rec);
-      throw new InternalError(`failed to start container ${id}: ${message}`, { cause: err });
+      throw failure;
     }
     transition(rec, "running");
     ctx.save(rec);

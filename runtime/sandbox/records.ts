@@ -161,6 +161,7 @@ export function toSandboxForContainer(r: SandboxRecord): SandboxForContainer {
     hostNetwork: r.namespaceModes.network === "NODE",
     hostIpc: r.namespaceModes.ipc === "NODE",
     hostPid: r.namespaceModes.pid === "NODE",
+    privileged: !!r.config.linux?.security_context?.privileged,
     hostname: r.hostname,
     resolvConfPath: r.resolvConfPath,
     hostsPath: r.hostsPath,

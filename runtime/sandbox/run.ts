@@ -19,6 +19,7 @@ import type { SandboxRecord } from "./records.ts";
 import { destroySandbox } from "./remove.ts";
 import { eventsFor } from "./state.ts";
 import { normalizeSysctlName, validateSysctls } from "./sysctls.ts";
+import { hostnameFromPodName, validateSandboxConfig } from "./validate.ts";
 
 const log = logger("sandbox");
 
@@ -46,6 +47,7 @@ export function planRun(config: PodSandboxConfig, runtimeHandler: string, daemon
       `pod sandbox metadata must set ${missing.join(", ") || "name, namespace, uid"}`,
     );
   }
+  validateSandboxConfig(config);
   const { name: handler, config: handlerConfig } = ociRuntimeFor(daemon, runtimeHandler);
   const nsOpts = config.linux?.security_context?.namespace_options;
   const modes = {
@@ -112,7 +114,9 @@ export function newRecord(
   o: { id: string; sandboxesDir: string; nodeHostname: () => string },
 ): SandboxRecord {
   const md = plan.metadata;
-  const hostname = plan.hostNetwork ? o.nodeHostname() : (config.hostname || md.name).slice(0, 63);
+  const hostname = plan.hostNetwork
+    ? o.nodeHostname()
+    : (config.hostname || hostnameFromPodName(md.name));
   const dir = `${o.sandboxesDir}/${o.id}`;
   return {
     id: o.id,

@@ -114,8 +114,17 @@ Deno.test("planRun: host-network pods ignore bandwidth annotations (no attachmen
   assert.equal(plan.hostNetwork, true);
 });
 
+Deno.test("planRun: an overlong hostname is refused, not cut short", () => {
+  refused(
+    () => planRun(pod({ hostname: "h".repeat(70) }), "", defaultConfig()),
+    /hostname "h+" is longer than 64 characters/,
+  );
+});
+
 Deno.test("newRecord: a half-made record that owns nothing yet", () => {
-  const config = pod({ hostname: "h".repeat(70) });
+  const config = pod({
+    metadata: { name: "h".repeat(70), namespace: "default", uid: "u1", attempt: 2 },
+  });
   const plan = planRun(config, "", defaultConfig());
   const rec = newRecord(plan, config, {
     id: "abc",

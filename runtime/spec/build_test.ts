@@ -238,6 +238,21 @@ Deno.test("spec: mounts with propagation, rro, devices, privileged, seccomp, app
   assertEquals(ps.linux.maskedPaths, []);
   assertEquals(ps.linux.readonlyPaths, []);
   assertEquals(ps.linux.seccomp, undefined);
+  // Privileged is unconfined whatever profile it names: a Localhost one is not even read.
+  for (
+    const seccomp of [
+      { profile_type: "Localhost" as const, localhost_ref: "/nonexistent/profile.json" },
+      { profile_type: "Localhost" as const, localhost_ref: "/etc/hostname" },
+    ]
+  ) {
+    priv.linux.security_context!.seccomp = seccomp;
+    assertEquals(buildSpec(input({ config: priv })).linux.seccomp, undefined);
+  }
+  priv.linux.security_context!.seccomp = null;
+  priv.linux.security_context!.seccomp_profile_path = "localhost//nonexistent.json";
+  assertEquals(buildSpec(input({ config: priv })).linux.seccomp, undefined);
+  priv.linux.security_context!.seccomp_profile_path = "bogus";
+  assertThrows(() => buildSpec(input({ config: priv })), Error, "not understood");
   assert(ps.linux.devices.some((d) => d.path === "/dev/kmsg"));
   assertEquals(ps.mounts.find((m) => m.destination === "/sys")?.options.at(-1), "rw");
 

@@ -59,6 +59,10 @@ export const withProcess: SpecOption = (spec, ctx) => {
   spec.process.terminal = !!config.tty;
   spec.process.args = processArgs(config, image);
   spec.process.env = processEnv(config, image, ctx.user, ctx.sandbox.hostname);
-  spec.process.cwd = config.working_dir || image.WorkingDir || "/";
+  // The CRI working_dir is checked to be absolute at create; an image's is made absolute
+  // (runc refuses a relative cwd, and images built by hand may carry one).
+  const imageDir = image.WorkingDir ?? "";
+  spec.process.cwd = config.working_dir ||
+    (imageDir && !imageDir.startsWith("/") ? `/${imageDir}` : imageDir) || "/";
   spec.process.rlimits = [{ type: "RLIMIT_NOFILE", hard: 1024, soft: 1024 }];
 };

@@ -1,7 +1,7 @@
 /** Unit tests of the container process: argv and environment. */
 import { assert, assertEquals, assertThrows } from "../../tests/container/assert.ts";
-import { processArgs, processEnv } from "./mod.ts";
-import { containerConfig, kv } from "./testdata/inputs.ts";
+import { buildSpec, processArgs, processEnv } from "./mod.ts";
+import { containerConfig, input, kv } from "./testdata/inputs.ts";
 
 const user = { uid: 0, gid: 0, additionalGids: [0], name: "root", home: "/root" };
 
@@ -33,4 +33,16 @@ Deno.test("env: image env overridden by CRI env; PATH, HOME and HOSTNAME filled 
   assert(env.includes("HOSTNAME=h1"));
   const noPath = processEnv(containerConfig({}), {}, user, "");
   assert(noPath.some((e) => e.startsWith("PATH=/usr/local/sbin")));
+});
+
+Deno.test("cwd: the CRI working_dir, else the image's (made absolute), else /", () => {
+  const cwd = (working_dir: string, WorkingDir?: string) =>
+    buildSpec(
+      input({ config: containerConfig({ command: ["sh"], working_dir }), image: { WorkingDir } }),
+    )
+      .process.cwd;
+  assertEquals(cwd("/srv", "/img"), "/srv");
+  assertEquals(cwd("", "/img"), "/img");
+  assertEquals(cwd("", "app/data"), "/app/data");
+  assertEquals(cwd(""), "/");
 });

@@ -180,6 +180,9 @@ export function mergeResources(
 export const withResources: SpecOption = (spec, ctx) => {
   const r = ctx.config.linux?.resources;
   if (!r) return;
+  // The same checks as an update: a value runc or the kernel would refuse fails here as
+  // INVALID_ARGUMENT, not at StartContainer as INTERNAL.
+  toOciResources(r, { cgroupV2: ctx.cgroupV2 });
   const out = spec.linux.resources;
   const n = (s: string | undefined) => Number(s ?? "0");
   const mem: NonNullable<OciLinuxResources["memory"]> = {};

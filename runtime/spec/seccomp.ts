@@ -495,10 +495,9 @@ export function loadLocalhostProfile(path: string): SeccompProfile {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
-  } catch (err) {
-    throw new InvalidArgumentError(
-      `seccomp profile ${path} is not JSON: ${(err as Error).message}`,
-    );
+  } catch {
+    // Not the parser's message: it quotes the file, which may be any file on the node.
+    throw new InvalidArgumentError(`seccomp profile ${path} is not valid JSON`);
   }
   const p = parsed as Partial<SeccompProfile> & { archMap?: unknown };
   if (typeof p.defaultAction !== "string") {

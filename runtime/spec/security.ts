@@ -3,7 +3,7 @@
  * has it), seccomp, no_new_privs, and the /proc and /sys paths masked or made read-only.
  */
 import { InvalidArgumentError } from "../../core/errors.ts";
-import { defaultSeccompProfile, loadLocalhostProfile, type SeccompProfile } from "./seccomp.ts";
+import { defaultSeccompProfile, loadLocalhostProfile } from "./seccomp.ts";
 import type { SpecContext, SpecOption } from "./types.ts";
 
 export const DEFAULT_MASKED_PATHS = [
@@ -48,31 +48,44 @@ export const refuseAppArmorProfile: SpecOption = (_spec, ctx) => {
   }
 };
 
-/**
- * The seccomp profile asked for, by the security profile or else the legacy path form:
- * RuntimeDefault (none for privileged containers, as containerd does), Localhost, or none.
- */
-function seccompProfile(ctx: SpecContext): SeccompProfile | undefined {
+/** A seccomp request: the profile kind, and the file of a Localhost one. */
+type SeccompRequest =
+  | { kind: "none" }
+  | { kind: "runtime-default" }
+  | { kind: "localhost"; path: string };
+
+/** The seccomp profile asked for, by the security profile or else the legacy path form. */
+function seccompRequest(ctx: SpecContext): SeccompRequest {
   const prof = ctx.securityContext?.seccomp;
   const legacy = ctx.securityContext?.seccomp_profile_path ?? "";
-  const runtimeDefault = () => ctx.privileged ? undefined : defaultSeccompProfile(ctx.capabilities);
   if (prof) {
-    if (prof.profile_type === "Localhost") return loadLocalhostProfile(prof.localhost_ref);
-    if (prof.profile_type === "RuntimeDefault") return runtimeDefault();
-    return undefined;
+    if (prof.profile_type === "Localhost") return { kind: "localhost", path: prof.localhost_ref };
+    if (prof.profile_type === "RuntimeDefault") return { kind: "runtime-default" };
+    return { kind: "none" };
   }
-  if (!legacy || legacy === "unconfined") return undefined;
-  if (legacy === "runtime/default" || legacy === "docker/default") return runtimeDefault();
+  if (!legacy || legacy === "unconfined") return { kind: "none" };
+  if (legacy === "runtime/default" || legacy === "docker/default") {
+    return { kind: "runtime-default" };
+  }
   if (legacy.startsWith("localhost/")) {
-    return loadLocalhostProfile(legacy.slice("localhost/".length));
+    return { kind: "localhost", path: legacy.slice("localhost/".length) };
   }
   throw new InvalidArgumentError(
     `seccomp profile "${legacy}" is not understood; use runtime/default, unconfined or localhost/<path>`,
   );
 }
 
+/**
+ * The profile asked for; none at all for a privileged container, whatever it asked for
+ * (privileged means unconfined, as in containerd and CRI-O: neither even loads a Localhost
+ * profile then).
+ */
 export const withSeccomp: SpecOption = (spec, ctx) => {
-  spec.linux.seccomp = seccompProfile(ctx);
+  const req = seccompRequest(ctx);
+  if (ctx.privileged || req.kind === "none") spec.linux.seccomp = undefined;
+  else if (req.kind === "runtime-default") {
+    spec.linux.seccomp = defaultSeccompProfile(ctx.capabilities);
+  } else spec.linux.seccomp = loadLocalhostProfile(req.path);
 };
 
 export const withNoNewPrivileges: SpecOption = (spec, ctx) => {

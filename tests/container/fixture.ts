@@ -159,7 +159,9 @@ export class RuntimeFixture {
   }
 
   /** A pod with its own pinned net/ipc/uts namespaces and pod files. */
-  async pod(opts: { hostname?: string; sharePid?: boolean } = {}): Promise<SandboxForContainer> {
+  async pod(
+    opts: { hostname?: string; sharePid?: boolean; privileged?: boolean } = {},
+  ): Promise<SandboxForContainer> {
     const id = randomHex(64);
     const pdir = `${this.dir}/pods/${id.slice(0, 12)}`;
     await Deno.mkdir(`${pdir}/logs`, { recursive: true });
@@ -197,6 +199,7 @@ export class RuntimeFixture {
       hostNetwork: false,
       hostIpc: false,
       hostPid: false,
+      privileged: opts.privileged ?? false,
       hostname,
       resolvConfPath: `${pdir}/resolv.conf`,
       hostsPath: `${pdir}/hosts`,

@@ -156,7 +156,8 @@ Deno.test(
   async () => {
     const f = await RuntimeFixture.create();
     try {
-      const sb = await f.pod();
+      // A privileged pod: the one privileged container below needs it.
+      const sb = await f.pod({ privileged: true });
       const status = ["sh", "-c", "grep -E 'CapEff|Seccomp:' /proc/self/status"];
       const dflt = await f.runToExit(sb, { command: status });
       const d = capEff(dflt.stdout);

@@ -90,6 +90,7 @@ export const sandbox: SandboxForContainer = {
   hostNetwork: false,
   hostIpc: false,
   hostPid: false,
+  privileged: false,
   hostname: "pod-host",
   resolvConfPath: "/pods/sb1/resolv.conf",
   hostsPath: "/pods/sb1/hosts",
@@ -218,6 +219,7 @@ export function privilegedContainer(): SpecInput {
     image: { Entrypoint: ["/agent"], Cmd: ["run"], Env: ["HOME=/var/agent"] },
     sandbox: {
       ...sandbox,
+      privileged: true,
       hostNetwork: true,
       hostIpc: true,
       utsnsPath: null,
