@@ -195,9 +195,10 @@ export class ImageService implements ImageProvider {
   private noSpaceExplained(e: unknown, ref: ImageReference): unknown {
     if (!isNoSpace(e)) return e;
     return new ResourceExhaustedError(
-      `no space left on device under ${this.opts.dir} while pulling ${
+      // The node's operator knows where root_dir is; a client is not told (no host paths).
+      `no space left on device in the image store (root_dir) while pulling ${
         formatReference(ref)
-      }; free space there (or move root_dir) and pull again (nothing of it was kept)`,
+      }; free space there and pull again (nothing of it was kept)`,
       { cause: e },
     );
   }

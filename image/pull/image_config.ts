@@ -25,11 +25,13 @@ export async function fetchImageConfig(
     bytes = ctx.content.read(desc.digest);
   } else {
     ctx.downloadStarted(desc.digest);
+    // Never more than the descriptor's size (checked against image.max_config_bytes).
     bytes = await ctx.client.getBlobBytes(
       source.endpoints,
       source.repo,
       desc.digest,
       source.signal,
+      desc.size,
     );
     ctx.bytesFetched(bytes.length);
   }

@@ -3,7 +3,8 @@
  * unpacked once per chain ID, shared by every pull that needs it. A download whose
  * connection breaks mid-blob starts over a few times.
  */
-import { CancelledError, DeadlineExceededError } from "../../core/errors.ts";
+import { CancelledError, DeadlineExceededError, NotFoundError } from "../../core/errors.ts";
+import { isNonDistributable } from "./limits.ts";
 import { DigestMismatchError } from "../content.ts";
 import { mapLimit } from "../flights.ts";
 import type { LayerDescriptor } from "../image_store.ts";
@@ -149,7 +150,20 @@ async function downloadAndUnpack(
   const local = linked.controller;
   const s = linked.signal;
   ctx.downloadStarted(l.digest);
-  const { body } = await ctx.client.openBlob(source.endpoints, source.repo, l.digest, s);
+  let body: AsyncIterable<Uint8Array>;
+  try {
+    ({ body } = await ctx.client.openBlob(source.endpoints, source.repo, l.digest, s));
+  } catch (e) {
+    linked.dispose();
+    if (e instanceof NotFoundError && isNonDistributable(l.mediaType)) {
+      throw new NotFoundError(
+        `${e.message}; it is a non-distributable layer, and Skiff fetches layers only from ` +
+          `the image's registry (never from the URLs its descriptor lists)`,
+        { cause: e },
+      );
+    }
+    throw e;
+  }
   const writer = ctx.content.writer(l.digest, l.size);
   async function* tap(): AsyncGenerator<Uint8Array> {
     for await (const chunk of body) {

@@ -395,21 +395,33 @@ export class RegistryClient {
     });
   }
 
-  /** Fetches a small blob (config) fully into memory, verified. */
+  /**
+   * Fetches a small blob (a config) into memory, verified; reading stops as soon as it
+   * exceeds `size` (its descriptor's), so an endless blob is never buffered.
+   */
   async getBlobBytes(
     endpoints: Endpoint[],
     repo: string,
     digest: string,
     signal: AbortSignal,
+    size: number,
   ): Promise<Uint8Array> {
-    const chunks: Uint8Array[] = [];
+    const out = new Uint8Array(size);
+    let n = 0;
     const { body } = await this.openBlob(endpoints, repo, digest, signal);
-    for await (const c of body) chunks.push(c);
-    const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-    let o = 0;
-    for (const c of chunks) {
-      out.set(c, o);
-      o += c.length;
+    for await (const c of body) {
+      if (n + c.length > size) {
+        throw new DigestMismatchError(
+          `blob ${digest} is larger than the ${size} bytes its descriptor says`,
+        );
+      }
+      out.set(c, n);
+      n += c.length;
+    }
+    if (n !== size) {
+      throw new DigestMismatchError(
+        `blob ${digest}: got ${n} bytes, its descriptor says ${size}`,
+      );
     }
     const actual = sha256Digest(out);
     if (actual !== digest) {
@@ -494,7 +506,9 @@ async function readLimited(
     for await (const c of res.body) {
       onChunk();
       n += c.length;
-      if (n > limit) throw new UnavailableError(`${what} is larger than ${limit} bytes`);
+      if (n > limit) {
+        throw new FailedPreconditionError(`${what} is larger than ${limit} bytes (the limit)`);
+      }
       chunks.push(c);
     }
   }
