@@ -24,7 +24,7 @@ Deno.test({
   ...opts,
   async fn() {
     const reg = HostileRegistry.start();
-    const s = await startSkiff("[image]\nmax_config_bytes = 65536\n");
+    const s = await startSkiff();
     try {
       const base = await buildImage({ layers: [[file("a", "a")]] });
       const cfg = base.config.digest;
