@@ -114,7 +114,11 @@ export class LayerStore {
   }
 
   dirFor(chainId: string): string {
-    return `${this.layersDir}/${chainId.replace(/^sha256:/, "")}`;
+    // A chain ID becomes a path (and is removed recursively on failure): sha256 only.
+    if (!/^sha256:[a-f0-9]{64}$/.test(chainId)) {
+      throw new FailedPreconditionError(`${quotePath(chainId)} is not a sha256 chain ID`);
+    }
+    return `${this.layersDir}/${chainId.slice(7)}`;
   }
 
   get(chainId: string): LayerRecord | undefined {

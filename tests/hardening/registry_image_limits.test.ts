@@ -6,7 +6,7 @@
  * hold refused INVALID_ARGUMENT naming the layer and the entry, never a host path.
  */
 import assert from "node:assert/strict";
-import { buildImage, file } from "../helpers/oci_build.ts";
+import { buildImage, file, sha256 } from "../helpers/oci_build.ts";
 import { mountableLayers } from "../../image/pull/limits.ts";
 import { HostileRegistry } from "./hostile_registry.ts";
 import { manyLayers, pull, startSkiff, withManifest } from "./hostile_images.ts";
@@ -153,6 +153,47 @@ Deno.test({
       }
       const tmp = [...Deno.readDirSync(`${s.rootDir}/image/layers/tmp`)];
       assert.equal(tmp.length, 0, "failed unpacks leave nothing");
+    } finally {
+      await s.dispose();
+      await reg.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "image limits: diff IDs that are not sha256 digests never become paths (nothing removed)",
+  ...opts,
+  async fn() {
+    const reg = HostileRegistry.start();
+    const s = await startSkiff();
+    try {
+      // A directory beside Skiff's root, which "../../../../victim" from the layer store
+      // names; the oversized layer blob used to make the failed pull remove it.
+      const victim = `${s.dir}/victim`;
+      await Deno.mkdir(victim);
+      await Deno.writeTextFile(`${victim}/keep.txt`, "keep");
+      const base = await buildImage({ layers: [[file("a", "a".repeat(4000))]] });
+      const config = JSON.parse(new TextDecoder().decode(base.config.bytes));
+      config.rootfs.diff_ids = ["../../../../victim"];
+      const configBytes = new TextEncoder().encode(JSON.stringify(config));
+      const configDigest = await sha256(configBytes);
+      const evil = await withManifest(base, (m) => {
+        m.config.digest = configDigest;
+        m.config.size = configBytes.length;
+        m.layers[0].size = base.layers[0].bytes.length - 10;
+      });
+      reg.putImage("evil/diffid", "1", {
+        ...evil,
+        config: { ...base.config, digest: configDigest, bytes: configBytes },
+      });
+      const msg = await expectRefusal(
+        s,
+        pull(s, reg.ref("evil/diffid:1")),
+        "FAILED_PRECONDITION",
+        "diff ID that is a path",
+      );
+      assert(/diff_ids/.test(msg), msg);
+      assert.equal(await Deno.readTextFile(`${victim}/keep.txt`), "keep");
     } finally {
       await s.dispose();
       await reg.close();
