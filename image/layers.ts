@@ -11,9 +11,14 @@
 import { once } from "node:events";
 import zlib from "node:zlib";
 import { createHash } from "node:crypto";
-import { FailedPreconditionError } from "../core/errors.ts";
+import { FailedPreconditionError, InvalidArgumentError } from "../core/errors.ts";
 import type { Collection } from "../store/mod.ts";
-import { LayerApplier, UnsafeLayerError } from "./unpack/applier.ts";
+import {
+  LayerApplier,
+  LayerPathTooLongError,
+  quotePath,
+  UnsafeLayerError,
+} from "./unpack/applier.ts";
 import { TarFormatError, TarReader } from "./unpack/tar.ts";
 import { SyscallError } from "../linux/fs_syscalls.ts";
 
@@ -109,7 +114,11 @@ export class LayerStore {
   }
 
   dirFor(chainId: string): string {
-    return `${this.layersDir}/${chainId.replace(/^sha256:/, "")}`;
+    // A chain ID becomes a path (and is removed recursively on failure): sha256 only.
+    if (!/^sha256:[a-f0-9]{64}$/.test(chainId)) {
+      throw new FailedPreconditionError(`${quotePath(chainId)} is not a sha256 chain ID`);
+    }
+    return `${this.layersDir}/${chainId.slice(7)}`;
   }
 
   get(chainId: string): LayerRecord | undefined {
@@ -154,20 +163,7 @@ export class LayerStore {
         }
         reader.finish();
       } catch (e) {
-        if (e instanceof UnsafeLayerError || e instanceof TarFormatError) {
-          throw new LayerRejectedError(`layer ${blobDigest} rejected: ${e.message}`, { cause: e });
-        }
-        if (e instanceof SyscallError) {
-          throw new LayerRejectedError(`layer ${blobDigest} could not be applied: ${e.message}`, {
-            cause: e,
-          });
-        }
-        if (e instanceof Error && /zlib|gzip|zstd|header check|unexpected end/i.test(e.message)) {
-          throw new LayerRejectedError(`layer ${blobDigest} is corrupt: ${e.message}`, {
-            cause: e,
-          });
-        }
-        throw e;
+        throw explainApplyError(e, blobDigest, tmp, applier.current);
       }
       const stats = applier.finish();
       const actual = `sha256:${hash.digest("hex")}`;
@@ -238,6 +234,46 @@ export class LayerStore {
     return [...Deno.readDirSync(this.tmpDir)].length;
   }
 }
+
+/**
+ * Why a layer could not be applied, for the client: the layer digest and the entry, never
+ * the host path of the unpack directory (filesystem errors name it). A full disk is passed
+ * on as it is (the service reports it as RESOURCE_EXHAUSTED).
+ */
+function explainApplyError(e: unknown, blobDigest: string, tmp: string, entry: string): unknown {
+  const scrub = (m: string) => m.replaceAll(`${tmp}/`, "").replaceAll(tmp, "/");
+  const code = (e as { code?: unknown } | null)?.code;
+  if (code === "ENOSPC" || code === "EDQUOT") return e;
+  const at = entry ? `, entry ${quotePath(entry)}` : "";
+  if (e instanceof LayerPathTooLongError) {
+    return new InvalidArgumentError(`layer ${blobDigest} rejected: ${e.message}`, { cause: e });
+  }
+  if (e instanceof UnsafeLayerError || e instanceof TarFormatError) {
+    return new LayerRejectedError(`layer ${blobDigest} rejected: ${e.message}`, { cause: e });
+  }
+  const nameTooLong = code === "ENAMETOOLONG" ||
+    (e instanceof SyscallError && e.errno === ENAMETOOLONG);
+  if (nameTooLong) {
+    return new InvalidArgumentError(
+      `layer ${blobDigest} rejected${at}: the path is too long for Linux`,
+      { cause: e },
+    );
+  }
+  if (e instanceof SyscallError || (e instanceof Error && typeof code === "string")) {
+    return new LayerRejectedError(
+      `layer ${blobDigest} could not be applied${at}: ${scrub(e.message)}`,
+      { cause: e },
+    );
+  }
+  if (e instanceof Error && /zlib|gzip|zstd|header check|unexpected end/i.test(e.message)) {
+    return new LayerRejectedError(`layer ${blobDigest} is corrupt: ${scrub(e.message)}`, {
+      cause: e,
+    });
+  }
+  return e;
+}
+
+const ENAMETOOLONG = 36;
 
 function isNotEmpty(e: unknown): boolean {
   return e instanceof Error && /not empty|ENOTEMPTY|exists/i.test(e.message);

@@ -5,8 +5,10 @@
 import type { Config } from "../core/config/mod.ts";
 import {
   FailedPreconditionError,
+  InternalError,
   InvalidArgumentError,
   ResourceExhaustedError,
+  SkiffError,
 } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import type { MetricsRegistry } from "../core/metrics.ts";
@@ -168,8 +170,26 @@ export class ImageService implements ImageProvider {
       return id;
     } catch (e) {
       this.metrics?.pullFailed(e, seconds());
-      throw e;
+      throw this.withoutStatePaths(e);
     }
+  }
+
+  /**
+   * The last guard of the pull path: a message a client sees never names where Skiff keeps
+   * its state (a filesystem error names its path). The original stays as the cause, for logs.
+   */
+  private withoutStatePaths(e: unknown): unknown {
+    if (!(e instanceof Error)) return e;
+    const c = this.opts.config();
+    const paths = [this.opts.dir, c.root_dir, c.state_dir].filter((p) => p.length > 1);
+    if (!paths.some((p) => e.message.includes(p))) return e;
+    let message = e.message;
+    for (const p of paths) message = message.replaceAll(p, "<skiff>");
+    if (e instanceof SkiffError) {
+      const Kind = e.constructor as new (m: string, o?: ErrorOptions) => SkiffError;
+      return new Kind(message, { cause: e });
+    }
+    return new InternalError(message, { cause: e });
   }
 
   private async pullShared(ref: ImageReference, opts: PullOptions): Promise<string> {
@@ -195,9 +215,10 @@ export class ImageService implements ImageProvider {
   private noSpaceExplained(e: unknown, ref: ImageReference): unknown {
     if (!isNoSpace(e)) return e;
     return new ResourceExhaustedError(
-      `no space left on device under ${this.opts.dir} while pulling ${
+      // The node's operator knows where root_dir is; a client is not told (no host paths).
+      `no space left on device in the image store (root_dir) while pulling ${
         formatReference(ref)
-      }; free space there (or move root_dir) and pull again (nothing of it was kept)`,
+      }; free space there and pull again (nothing of it was kept)`,
       { cause: e },
     );
   }

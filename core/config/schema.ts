@@ -276,6 +276,18 @@ export const CONFIG_SCHEMA = {
           min: 1,
           doc: "a pull that moves no byte for this long fails",
         },
+        max_config_bytes: {
+          type: "int",
+          default: 8 * 1024 * 1024,
+          min: 1024,
+          doc: "largest image config accepted (manifests and indexes: 8 MiB)",
+        },
+        max_layers: {
+          type: "int",
+          default: 500,
+          min: 1,
+          doc: "most layers an image may have (also capped by what one overlay mount can hold)",
+        },
         pinned: {
           type: "string[]",
           default: [],

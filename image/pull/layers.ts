@@ -3,11 +3,13 @@
  * unpacked once per chain ID, shared by every pull that needs it. A download whose
  * connection breaks mid-blob starts over a few times.
  */
-import { CancelledError } from "../../core/errors.ts";
+import { CancelledError, DeadlineExceededError, NotFoundError } from "../../core/errors.ts";
+import { isNonDistributable } from "./limits.ts";
 import { DigestMismatchError } from "../content.ts";
 import { mapLimit } from "../flights.ts";
 import type { LayerDescriptor } from "../image_store.ts";
 import { BlobInterruptedError } from "../registry/client.ts";
+import { linkedAbort } from "../abort.ts";
 import type { BlobSource, PullContext } from "./context.ts";
 
 /** Downloads of a blob whose connection broke mid-way are retried this many times. */
@@ -23,9 +25,10 @@ export async function fetchLayers(
   name: string,
   layers: LayerDescriptor[],
 ): Promise<void> {
-  const pullAbort = new AbortController();
-  const signal = AbortSignal.any([source.signal, pullAbort.signal]);
-  const layerSource = { ...source, signal };
+  // The first failed layer stops the others (held strongly: see abort.ts).
+  const linked = linkedAbort(source.signal);
+  const pullAbort = linked.controller;
+  const layerSource = { ...source, signal: linked.signal };
   const progress = ctx.progress.start(
     name,
     layers.map((l) => ({ digest: l.digest, total: l.size })),
@@ -51,6 +54,7 @@ export async function fetchLayers(
     );
     throw e;
   } finally {
+    linked.dispose();
     progress.finish();
   }
 }
@@ -91,10 +95,15 @@ async function downloadWithRetries(
   l: LayerDescriptor,
   onBytes: OnBytes,
 ): Promise<void> {
+  // The no-progress clock runs across attempts: a registry that drops every connection
+  // before sending a byte must not get a fresh clock per retry.
+  const timeoutMs = ctx.config().image.progress_timeout_seconds * 1000;
+  let lastByteAt = Date.now();
   for (let attempt = 0;; attempt++) {
     let received = 0;
     const count = (n: number) => {
       received += n;
+      lastByteAt = Date.now();
       onBytes(n);
     };
     try {
@@ -111,13 +120,20 @@ async function downloadWithRetries(
         }
         throw e;
       }
+      if (Date.now() - lastByteAt >= timeoutMs) {
+        throw new DeadlineExceededError(
+          `${e.message}; no byte of it arrived for ${timeoutMs / 1000} s ` +
+            `(image.progress_timeout_seconds), so Skiff gave up`,
+          { cause: e },
+        );
+      }
       onBytes(-received); // progress counts this attempt's bytes again
       ctx.log.warn("blob download interrupted; downloading it again", {
         digest: l.digest,
         attempt: attempt + 1,
         error: e.message,
       });
-      await new Promise((r) => setTimeout(r, BLOB_RETRY_BACKOFF_MS * 2 ** attempt));
+      await sleep(BLOB_RETRY_BACKOFF_MS * 2 ** attempt, source.signal);
     }
   }
 }
@@ -130,10 +146,24 @@ async function downloadAndUnpack(
   onBytes: OnBytes,
 ): Promise<void> {
   const { signal } = source;
-  const local = new AbortController();
-  const s = AbortSignal.any([signal, local.signal]);
+  const linked = linkedAbort(signal);
+  const local = linked.controller;
+  const s = linked.signal;
   ctx.downloadStarted(l.digest);
-  const { body } = await ctx.client.openBlob(source.endpoints, source.repo, l.digest, s);
+  let body: AsyncIterable<Uint8Array>;
+  try {
+    ({ body } = await ctx.client.openBlob(source.endpoints, source.repo, l.digest, s));
+  } catch (e) {
+    linked.dispose();
+    if (e instanceof NotFoundError && isNonDistributable(l.mediaType)) {
+      throw new NotFoundError(
+        `${e.message}; it is a non-distributable layer, and Skiff fetches layers only from ` +
+          `the image's registry (never from the URLs its descriptor lists)`,
+        { cause: e },
+      );
+    }
+    throw e;
+  }
   const writer = ctx.content.writer(l.digest, l.size);
   async function* tap(): AsyncGenerator<Uint8Array> {
     for await (const chunk of body) {
@@ -160,7 +190,25 @@ async function downloadAndUnpack(
       throw reason instanceof Error ? reason : new CancelledError(`pull cancelled`);
     }
     throw e;
+  } finally {
+    linked.dispose();
   }
+}
+
+/** Waits `ms`, or until `signal` aborts (then throws why). */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal.reason);
+    };
+    const t = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
 }
 
 async function* fileChunks(path: string): AsyncGenerator<Uint8Array> {

@@ -8,6 +8,7 @@ import { type ImageReference, isDigest } from "../reference.ts";
 import type { Credentials } from "../registry/auth.ts";
 import { type FetchedManifest, MEDIA_TYPES } from "../registry/client.ts";
 import type { BlobSource, PullContext } from "./context.ts";
+import { shown } from "./limits.ts";
 import { type Descriptor, isIndexType, type ManifestJson, parseJson } from "./oci_json.ts";
 
 export interface ResolvedManifest {
@@ -45,6 +46,7 @@ export async function resolveManifest(
       `${name} is a Docker schema 1 image, which Skiff does not support; push it again with a current client`,
     );
   }
+  refuseUnknownType(name, top);
   const manifest = isIndexType(top.mediaType)
     ? await platformManifest(ctx, source, name, top)
     : top;
@@ -77,5 +79,27 @@ async function platformManifest(
   if (isIndexType(manifest.mediaType)) {
     throw new FailedPreconditionError(`${name}: nested indexes are not supported`);
   }
+  refuseUnknownType(name, manifest);
+  if (manifest.bytes.length !== chosen.size) {
+    throw new FailedPreconditionError(
+      `${name}: manifest ${chosen.digest} is ${manifest.bytes.length} bytes, its index says ${chosen.size}`,
+    );
+  }
   return manifest;
+}
+
+const KNOWN_TYPES = new Set<string>([
+  MEDIA_TYPES.ociManifest,
+  MEDIA_TYPES.ociIndex,
+  MEDIA_TYPES.dockerManifest,
+  MEDIA_TYPES.dockerList,
+]);
+
+/** Only OCI and Docker schema 2 manifests and indexes are images Skiff can pull. */
+function refuseUnknownType(name: string, m: FetchedManifest): void {
+  if (KNOWN_TYPES.has(m.mediaType)) return;
+  throw new FailedPreconditionError(
+    `${name}: manifest ${m.digest} has media type ${shown(m.mediaType)}, ` +
+      `which is not an OCI or Docker schema 2 image manifest or index`,
+  );
 }

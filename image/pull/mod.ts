@@ -10,6 +10,7 @@ import type { Credentials } from "../registry/auth.ts";
 import type { PullContext } from "./context.ts";
 import { type FetchedConfig, fetchImageConfig, layerDescriptors } from "./image_config.ts";
 import { fetchLayers } from "./layers.ts";
+import { checkImageShape } from "./limits.ts";
 import { type ResolvedManifest, resolveManifest } from "./manifest.ts";
 
 export type { BlobSource, PullContext } from "./context.ts";
@@ -27,6 +28,7 @@ export async function pullImage(
   const name = formatReference(ref);
   const started = Date.now();
   const resolved = await resolveManifest(ctx, ref, name, creds, signal);
+  checkImageShape(ctx.config(), name, resolved.config, resolved.layers);
   const release = ctx.hold([
     ...resolved.manifestBlobs,
     resolved.config.digest,

@@ -17,6 +17,7 @@ import {
 import type { Logger } from "../../core/log.ts";
 import { DigestMismatchError, sha256Digest } from "../content.ts";
 import { DEFAULT_DOMAIN } from "../reference.ts";
+import { linkedAbort } from "../abort.ts";
 import {
   type Challenge,
   type Credentials,
@@ -104,6 +105,8 @@ class ProgressWatchdog {
   readonly controller = new AbortController();
   private timer?: ReturnType<typeof setTimeout>;
   fired = false;
+  /** Also called when the timer fires (a body reader cancels itself: no signal in between). */
+  onFire?: (reason: Error) => void;
 
   constructor(private readonly ms: number, private readonly what: string) {
     this.poke();
@@ -113,12 +116,12 @@ class ProgressWatchdog {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.fired = true;
-      this.controller.abort(
-        new DeadlineExceededError(
-          `${this.what}: no progress for ${this.ms / 1000} s (image.progress_timeout_seconds); ` +
-            `the registry stalled`,
-        ),
+      const reason = new DeadlineExceededError(
+        `${this.what}: no byte arrived for ${this.ms / 1000} s (image.progress_timeout_seconds); ` +
+          `the registry stalled`,
       );
+      this.controller.abort(reason);
+      this.onFire?.(reason);
     }, this.ms);
   }
 
@@ -312,12 +315,25 @@ export class RegistryClient {
     );
   }
 
+  /** A watchdog for one request to `ep`, and a signal that follows it and the caller's. */
   private withWatchdog(
     signal: AbortSignal,
     what: string,
-  ): { wd: ProgressWatchdog; signal: AbortSignal } {
-    const wd = new ProgressWatchdog(this.opts.config().image.progress_timeout_seconds * 1000, what);
-    return { wd, signal: AbortSignal.any([signal, wd.controller.signal]) };
+    ep: Endpoint,
+  ): { wd: ProgressWatchdog; signal: AbortSignal; done: () => void } {
+    const wd = new ProgressWatchdog(
+      this.opts.config().image.progress_timeout_seconds * 1000,
+      `${what} from registry ${ep.host}`,
+    );
+    const linked = linkedAbort(signal, wd.controller.signal);
+    return {
+      wd,
+      signal: linked.signal,
+      done: () => {
+        wd.stop();
+        linked.dispose();
+      },
+    };
   }
 
   private rethrow(e: unknown, wd: ProgressWatchdog, signal: AbortSignal, what: string): never {
@@ -337,7 +353,7 @@ export class RegistryClient {
   ): Promise<FetchedManifest> {
     const what = `manifest ${repo}:${reference}`;
     return await this.tryEndpoints(endpoints, signal, async (ep) => {
-      const { wd, signal: s } = this.withWatchdog(signal, what);
+      const { wd, signal: s, done } = this.withWatchdog(signal, what, ep);
       try {
         const res = await this.request(ep, repo, `manifests/${reference}`, MANIFEST_ACCEPT, s);
         if (!res.ok) {
@@ -374,26 +390,38 @@ export class RegistryClient {
       } catch (e) {
         this.rethrow(e, wd, signal, what);
       } finally {
-        wd.stop();
+        done();
       }
     });
   }
 
-  /** Fetches a small blob (config) fully into memory, verified. */
+  /**
+   * Fetches a small blob (a config) into memory, verified; reading stops as soon as it
+   * exceeds `size` (its descriptor's), so an endless blob is never buffered.
+   */
   async getBlobBytes(
     endpoints: Endpoint[],
     repo: string,
     digest: string,
     signal: AbortSignal,
+    size: number,
   ): Promise<Uint8Array> {
-    const chunks: Uint8Array[] = [];
+    const out = new Uint8Array(size);
+    let n = 0;
     const { body } = await this.openBlob(endpoints, repo, digest, signal);
-    for await (const c of body) chunks.push(c);
-    const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-    let o = 0;
-    for (const c of chunks) {
-      out.set(c, o);
-      o += c.length;
+    for await (const c of body) {
+      if (n + c.length > size) {
+        throw new DigestMismatchError(
+          `blob ${digest} is larger than the ${size} bytes its descriptor says`,
+        );
+      }
+      out.set(c, n);
+      n += c.length;
+    }
+    if (n !== size) {
+      throw new DigestMismatchError(
+        `blob ${digest}: got ${n} bytes, its descriptor says ${size}`,
+      );
     }
     const actual = sha256Digest(out);
     if (actual !== digest) {
@@ -414,13 +442,13 @@ export class RegistryClient {
   ): Promise<BlobStream> {
     const what = `blob ${digest} of ${repo}`;
     return await this.tryEndpoints(endpoints, signal, async (ep) => {
-      const { wd, signal: s } = this.withWatchdog(signal, what);
+      const { wd, signal: s, done } = this.withWatchdog(signal, what, ep);
       let res: Response;
       try {
         res = await this.request(ep, repo, `blobs/${digest}`, undefined, s);
         if (!res.ok) await this.failure(res, what, ep);
       } catch (e) {
-        wd.stop();
+        done();
         this.rethrow(e, wd, signal, what);
       }
       const rethrow: (e: unknown) => never = (e) => this.rethrow(e, wd, signal, what);
@@ -429,6 +457,10 @@ export class RegistryClient {
         if (!stream) return;
         const reader = stream.getReader();
         let received = 0;
+        // The watchdog cancels the read itself: a stalled body never waits on a signal alone.
+        wd.onFire = (reason) => reader.cancel(reason).catch(() => {});
+        const onCancel = () => reader.cancel(signal.reason).catch(() => {});
+        signal.addEventListener("abort", onCancel, { once: true });
         try {
           while (true) {
             let r: ReadableStreamReadResult<Uint8Array>;
@@ -443,13 +475,17 @@ export class RegistryClient {
                 { cause: e },
               );
             }
-            if (r.done) return;
+            if (r.done) {
+              if (wd.fired || signal.aborted) rethrow(new Error("download stopped"));
+              return;
+            }
             wd.poke();
             received += r.value.length;
             yield r.value;
           }
         } finally {
-          wd.stop();
+          done();
+          signal.removeEventListener("abort", onCancel);
           reader.cancel().catch(() => {});
         }
       }
@@ -470,7 +506,9 @@ async function readLimited(
     for await (const c of res.body) {
       onChunk();
       n += c.length;
-      if (n > limit) throw new UnavailableError(`${what} is larger than ${limit} bytes`);
+      if (n > limit) {
+        throw new FailedPreconditionError(`${what} is larger than ${limit} bytes (the limit)`);
+      }
       chunks.push(c);
     }
   }

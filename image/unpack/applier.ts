@@ -31,6 +31,19 @@ import {
 
 export class UnsafeLayerError extends Error {}
 
+/** An entry path the filesystem cannot hold (a component over NAME_MAX, or over PATH_MAX). */
+export class LayerPathTooLongError extends UnsafeLayerError {}
+
+/** Linux limits: bytes per path component, and per path (NUL included). */
+const NAME_MAX = 255;
+const PATH_MAX = 4096;
+const utf8 = new TextEncoder();
+
+/** An entry path for a message: quoted, and cut short (a PAX path may be megabytes). */
+export function quotePath(p: string): string {
+  return JSON.stringify(p.length > 120 ? `${p.slice(0, 120)}…` : p);
+}
+
 export interface ApplyStats {
   entries: number;
   /** Sum of regular file sizes. */
@@ -60,8 +73,12 @@ export class LayerApplier implements TarSink {
 
   constructor(readonly root: string, private readonly opts: ApplierOptions = {}) {}
 
+  /** The entry being applied (for messages when the filesystem refuses it). */
+  current = "";
+
   entry(h: TarHeader): void {
     this.stats.entries++;
+    this.current = h.path;
     const rel = this.clean(h.path, h.path);
     const slash = rel.lastIndexOf("/");
     const parent = slash < 0 ? "" : rel.slice(0, slash);
@@ -100,9 +117,7 @@ export class LayerApplier implements TarSink {
         return this.node(h, rel, abs);
       default:
         throw new UnsafeLayerError(
-          `layer entry ${JSON.stringify(h.path)} has unsupported tar type ${
-            JSON.stringify(h.typeflag)
-          }`,
+          `layer entry ${quotePath(h.path)} has unsupported tar type ${quotePath(h.typeflag)}`,
         );
     }
   }
@@ -116,7 +131,7 @@ export class LayerApplier implements TarSink {
     }
     const hidden = base.slice(WHITEOUT_PREFIX.length);
     if (hidden === "" || hidden === "." || hidden === "..") {
-      throw new UnsafeLayerError(`layer entry ${JSON.stringify(h.path)} is a malformed whiteout`);
+      throw new UnsafeLayerError(`layer entry ${quotePath(h.path)} is a malformed whiteout`);
     }
     const target = parent ? `${parent}/${hidden}` : hidden;
     this.clear(target, false);
@@ -129,7 +144,7 @@ export class LayerApplier implements TarSink {
   /** "./": the layer root's own metadata. */
   private layerRoot(h: TarHeader): void {
     if (h.kind !== "dir") {
-      throw new UnsafeLayerError(`layer entry ${JSON.stringify(h.path)} replaces the root`);
+      throw new UnsafeLayerError(`layer entry ${quotePath(h.path)} replaces the root`);
     }
     this.owner(this.root, h);
     Deno.chmodSync(this.root, h.mode);
@@ -155,14 +170,14 @@ export class LayerApplier implements TarSink {
     const srcKind = this.kinds.get(src);
     if (srcKind === undefined) {
       throw new UnsafeLayerError(
-        `layer entry ${JSON.stringify(h.path)} is a hard link to ${
-          JSON.stringify(h.linkname)
+        `layer entry ${quotePath(h.path)} is a hard link to ${
+          quotePath(h.linkname)
         }, which this layer does not contain`,
       );
     }
     if (srcKind === "dir") {
       throw new UnsafeLayerError(
-        `layer entry ${JSON.stringify(h.path)} is a hard link to a directory`,
+        `layer entry ${quotePath(h.path)} is a hard link to a directory`,
       );
     }
     if (src === rel) return;
@@ -236,9 +251,7 @@ export class LayerApplier implements TarSink {
   private clean(path: string, entry: string, what = "path"): string {
     if (path.startsWith("/")) {
       throw new UnsafeLayerError(
-        `layer entry ${JSON.stringify(entry)}: absolute ${what} ${
-          JSON.stringify(path)
-        } is not allowed`,
+        `layer entry ${quotePath(entry)}: absolute ${what} ${quotePath(path)} is not allowed`,
       );
     }
     const parts: string[] = [];
@@ -246,15 +259,28 @@ export class LayerApplier implements TarSink {
       if (c === "" || c === ".") continue;
       if (c === "..") {
         throw new UnsafeLayerError(
-          `layer entry ${JSON.stringify(entry)}: ${what} ${JSON.stringify(path)} contains ".."`,
+          `layer entry ${quotePath(entry)}: ${what} ${quotePath(path)} contains ".."`,
         );
       }
       if (c.includes("\0")) {
-        throw new UnsafeLayerError(`layer entry ${JSON.stringify(entry)}: NUL in ${what}`);
+        throw new UnsafeLayerError(`layer entry ${quotePath(entry)}: NUL in ${what}`);
+      }
+      if (utf8.encode(c).length > NAME_MAX) {
+        throw new LayerPathTooLongError(
+          `layer entry ${quotePath(entry)}: a component of its ${what} is longer than ` +
+            `${NAME_MAX} bytes, which Linux file names cannot be`,
+        );
       }
       parts.push(c);
     }
-    return parts.join("/");
+    const rel = parts.join("/");
+    // Checked against the path the entry gets inside the container's root.
+    if (utf8.encode(rel).length + 1 >= PATH_MAX) {
+      throw new LayerPathTooLongError(
+        `layer entry ${quotePath(entry)}: its ${what} is longer than Linux's ${PATH_MAX} bytes`,
+      );
+    }
+    return rel;
   }
 
   /** Makes sure `rel` and its ancestors are directories this layer made (mkdir as needed). */
@@ -264,12 +290,12 @@ export class LayerApplier implements TarSink {
     if (k === "dir") return;
     if (k === "symlink") {
       throw new UnsafeLayerError(
-        `layer entry ${JSON.stringify(entry)} writes through the symlink ${JSON.stringify(rel)}`,
+        `layer entry ${quotePath(entry)} writes through the symlink ${quotePath(rel)}`,
       );
     }
     if (k !== undefined) {
       throw new UnsafeLayerError(
-        `layer entry ${JSON.stringify(entry)}: parent ${JSON.stringify(rel)} is not a directory`,
+        `layer entry ${quotePath(entry)}: parent ${quotePath(rel)} is not a directory`,
       );
     }
     const slash = rel.lastIndexOf("/");

@@ -273,7 +273,7 @@ export class TarReader {
     this.longName = undefined;
     this.longLink = undefined;
     if (!Number.isSafeInteger(size) || size < 0) {
-      throw new TarFormatError(`bad entry size for ${name}`);
+      throw new TarFormatError(`bad entry size for ${JSON.stringify(name.slice(0, 120))}`);
     }
     const kind = kindOf(flag, name);
     this.entries++;

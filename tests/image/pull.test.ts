@@ -143,7 +143,7 @@ Deno.test({
       const started = Date.now();
       const stalled = await failure(fx.images.pull(p.ref));
       assertEquals(errorKind(stalled), "deadline_exceeded");
-      assert(/no progress for 1 s/.test(stalled.message), stalled.message);
+      assert(/no byte arrived for 1 s/.test(stalled.message), stalled.message);
       assert(Date.now() - started < 5000);
       assertEquals(fx.leftovers(), 0);
       assertEquals(fx.images.content.list(), []);
