@@ -19,6 +19,7 @@ import type { SandboxRecord } from "./records.ts";
 import { destroySandbox } from "./remove.ts";
 import { eventsFor } from "./state.ts";
 import { normalizeSysctlName, validateSysctls } from "./sysctls.ts";
+import { checkNoOverlap, type PodIdMappings, planUserNamespace, procMapLine } from "./userns.ts";
 
 const log = logger("sandbox");
 
@@ -33,6 +34,8 @@ export interface RunPlan {
   hostNetwork: boolean;
   hostIpc: boolean;
   sysctls: Record<string, string>;
+  /** The pod's own user namespace mappings, or null for the host's user namespace. */
+  userns: PodIdMappings | null;
   /** The pod's resolv.conf, or null for the host's. */
   resolvText: string | null;
 }
@@ -68,8 +71,12 @@ export function planRun(config: PodSandboxConfig, runtimeHandler: string, daemon
     parseBandwidth(config.annotations?.["kubernetes.io/ingress-bandwidth"]);
     parseBandwidth(config.annotations?.["kubernetes.io/egress-bandwidth"]);
   }
-  const userns = nsOpts?.userns_options;
-  if (userns && userns.mode === "POD" && !handlerConfig.user_namespaces) {
+  const userns = planUserNamespace(nsOpts?.userns_options, {
+    network: hostNetwork,
+    pid: modes.pid === "NODE",
+    ipc: hostIpc,
+  });
+  if (userns && !handlerConfig.user_namespaces) {
     throw new InvalidArgumentError(
       `runtime handler "${handler}" does not support user namespaces; configure ` +
         `[runtime.handlers.${handler}] user_namespaces = true or run the pod without one`,
@@ -82,6 +89,7 @@ export function planRun(config: PodSandboxConfig, runtimeHandler: string, daemon
     hostNetwork,
     hostIpc,
     sysctls,
+    userns,
     resolvText,
   };
 }
@@ -138,6 +146,7 @@ export function newRecord(
     capabilityArgs: {},
     ips: [],
     infra: null,
+    userns: plan.userns,
   };
 }
 
@@ -147,6 +156,7 @@ export async function runSandbox(
   runtimeHandler: string,
 ): Promise<SandboxRecord> {
   const plan = planRun(config, runtimeHandler, ctx.config);
+  if (plan.userns) checkNoOverlap(plan.userns, plan.metadata.uid, ctx.records.all());
   const rec = newRecord(plan, config, {
     id: randomId(),
     sandboxesDir: ctx.sandboxesDir,
@@ -199,7 +209,7 @@ async function createResources(
     net: !plan.hostNetwork,
     ipc: !plan.hostIpc,
     uts: !plan.hostNetwork,
-  }, rec.hostname);
+  }, rec.hostname, usernsMaps(rec));
   if (rec.shmPath) await mountTmpfs(rec.shmPath, SHM_OPTIONS);
   await writeFileAtomic(rec.hostnamePath, rec.hostname + "\n");
   await writeFileAtomic(
@@ -236,12 +246,18 @@ function recordPlannedResources(ctx: SandboxContext, rec: SandboxRecord, plan: R
     net: plan.hostNetwork ? null : `${ctx.nsDir}/${rec.id}-net`,
     ipc: plan.hostIpc ? null : `${ctx.nsDir}/${rec.id}-ipc`,
     uts: plan.hostNetwork ? null : `${ctx.nsDir}/${rec.id}-uts`,
+    user: plan.userns ? `${ctx.nsDir}/${rec.id}-user` : null,
   };
   rec.shmPath = plan.hostIpc ? null : `${rec.dir}/shm`;
   rec.capabilityArgs = rec.network ? ctx.network.capabilityArgs(rec.config) : {};
   rec.networkAttached = rec.network !== null;
   ctx.records.save(rec);
   rec.networkAttached = false;
+}
+
+function usernsMaps(rec: SandboxRecord) {
+  if (!rec.userns) return null;
+  return { uidMap: procMapLine(rec.userns.uids), gidMap: procMapLine(rec.userns.gids) };
 }
 
 async function applySysctls(rec: SandboxRecord): Promise<void> {
