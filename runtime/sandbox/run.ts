@@ -4,7 +4,11 @@
  * next start, and any failure undoes what this call made before the error is thrown.
  */
 import type { Config } from "../../core/config/mod.ts";
-import { errorMessage, InvalidArgumentError } from "../../core/errors.ts";
+import {
+  errorMessage,
+  FailedPreconditionError,
+  InvalidArgumentError,
+} from "../../core/errors.ts";
 import { logger } from "../../core/log.ts";
 import { mountTmpfs } from "../../linux/mounts.ts";
 import { pinNamespaces, runInNamespaces } from "../../network/netns.ts";
@@ -19,6 +23,7 @@ import type { SandboxRecord } from "./records.ts";
 import { destroySandbox } from "./remove.ts";
 import { eventsFor } from "./state.ts";
 import { normalizeSysctlName, validateSysctls } from "./sysctls.ts";
+import { usernsSupport } from "./userns_probe.ts";
 import { checkNoOverlap, type PodIdMappings, planUserNamespace, procMapLine } from "./userns.ts";
 
 const log = logger("sandbox");
@@ -156,7 +161,16 @@ export async function runSandbox(
   runtimeHandler: string,
 ): Promise<SandboxRecord> {
   const plan = planRun(config, runtimeHandler, ctx.config);
-  if (plan.userns) checkNoOverlap(plan.userns, plan.metadata.uid, ctx.records.all());
+  if (plan.userns) {
+    const support = await usernsSupport(ctx.config, plan.handler);
+    if (!support.supported) {
+      throw new FailedPreconditionError(
+        `runtime handler "${plan.handler}" cannot run pods in their own user namespace on ` +
+          `this node: ${support.reason}`,
+      );
+    }
+    checkNoOverlap(plan.userns, plan.metadata.uid, ctx.records.all());
+  }
   const rec = newRecord(plan, config, {
     id: randomId(),
     sandboxesDir: ctx.sandboxesDir,

@@ -75,6 +75,7 @@ Deno.test("planRun: every bad input is refused before anything is made", () => {
     () => planRun(pod({ annotations: { "kubernetes.io/ingress-bandwidth": "fast" } }), "", daemon),
     /not a quantity/,
   );
+  daemon.runtime.handlers.runc.user_namespaces = false;
   refused(
     () =>
       planRun(
