@@ -3,6 +3,7 @@
  * leaves it to clean), mounts its rootfs and image volumes, resolves its user and writes
  * its OCI spec. A failed create leaves nothing behind.
  */
+import { dirname } from "node:path";
 import {
   AlreadyExistsError,
   errorMessage,
@@ -176,6 +177,11 @@ async function makeContainer(
   await Deno.mkdir(rec.bundleDir, { recursive: true, mode: 0o700 });
   const rootfs = `${rec.bundleDir}/rootfs`;
   const idmap = rootfsIdmapFor(sandbox, rec.bundleDir);
+  if (idmap) {
+    // The pod's root (an unprivileged uid on the node) must traverse to its rootfs.
+    await Deno.chmod(dirname(rec.bundleDir), 0o711);
+    await Deno.chmod(rec.bundleDir, 0o711);
+  }
   await mountRootfs(image.layerDirs, rec.upperDir, rec.workDir, rootfs, idmap);
   const sc = config.linux?.security_context;
   const user = resolveUser(rootfs, {

@@ -29,20 +29,42 @@ export function usernsSupport(config: Config, name: string): Promise<UsernsSuppo
       reason: `disabled in the config ([runtime.handlers.${name}] user_namespaces = false)`,
     });
   }
-  const key = `${config.root_dir}\0${handler.binary}`;
+  const key = `${config.root_dir}\0${config.state_dir}\0${handler.binary}`;
   let p = cache.get(key);
   if (!p) {
-    p = probe(config.root_dir, handler.binary);
+    p = probe(config.root_dir, config.state_dir, handler.binary);
     cache.set(key, p);
   }
   return p;
 }
 
-async function probe(rootDir: string, binary: string): Promise<UsernsSupport> {
+async function probe(rootDir: string, stateDir: string, binary: string): Promise<UsernsSupport> {
+  const closed = closedAncestor(stateDir);
+  if (closed) {
+    return {
+      supported: false,
+      reason: `the state dir's path is not searchable by other users (${closed} needs o+x): ` +
+        `a pod's root, an unprivileged uid on the node, must reach its container's rootfs`,
+    };
+  }
   const runtime = await runtimeKnowsUserns(binary);
   if (runtime) return { supported: false, reason: runtime };
   const kernel = await kernelIdmaps(rootDir).catch((e) => errorMessage(e));
   return kernel ? { supported: false, reason: kernel } : { supported: true, reason: "" };
+}
+
+/** The first of `path` and its parents that others may not search (no o+x), or null. */
+export function closedAncestor(path: string): string | null {
+  const parts = path.split("/").filter(Boolean);
+  for (let i = parts.length; i >= 0; i--) {
+    const dir = "/" + parts.slice(0, i).join("/");
+    try {
+      if ((Deno.statSync(dir).mode! & 0o001) === 0) return dir;
+    } catch {
+      // not made yet: Skiff makes it searchable
+    }
+  }
+  return null;
 }
 
 /** "" when `<binary> features` lists the user namespace, else why not. */
