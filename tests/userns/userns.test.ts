@@ -124,21 +124,27 @@ Deno.test({
       const status = await s.client.call("ContainerStatus", { container_id: id, verbose: true });
       const pid = (JSON.parse(status.info.info) as { pid: number }).pid;
 
-      await t.step("inside: uid_map 0 1000 100000, id 0, image owners, writable rootfs", async () => {
-        assert.equal(words(await exec(s, id, ["cat", "/proc/self/uid_map"])), "0 1000 100000");
-        assert.equal(words(await exec(s, id, ["cat", "/proc/self/gid_map"])), "0 1000 100000");
-        assert.equal((await exec(s, id, ["id", "-u"])).trim(), "0");
-        assert.equal((await exec(s, id, ["id", "-g"])).trim(), "0");
-        const ls = await exec(s, id, ["ls", "-ln", "/"]);
-        for (const d of ["bin", "etc", "tmp", "home"]) {
-          const line = ls.split("\n").find((l) => l.endsWith(` ${d}`));
-          assert.ok(line, `no /${d} in ${ls}`);
-          assert.equal(line.split(/\s+/).slice(2, 4).join(":"), "0:0", line);
-        }
-        assert.equal((await exec(s, id, ["stat", "-c", "%u:%g", "/home/app"])).trim(), "1000:1000");
-        await exec(s, id, ["sh", "-c", "echo x > /tmp/x"]);
-        assert.equal((await exec(s, id, ["stat", "-c", "%u", "/tmp/x"])).trim(), "0");
-      });
+      await t.step(
+        "inside: uid_map 0 1000 100000, id 0, image owners, writable rootfs",
+        async () => {
+          assert.equal(words(await exec(s, id, ["cat", "/proc/self/uid_map"])), "0 1000 100000");
+          assert.equal(words(await exec(s, id, ["cat", "/proc/self/gid_map"])), "0 1000 100000");
+          assert.equal((await exec(s, id, ["id", "-u"])).trim(), "0");
+          assert.equal((await exec(s, id, ["id", "-g"])).trim(), "0");
+          const ls = await exec(s, id, ["ls", "-ln", "/"]);
+          for (const d of ["bin", "etc", "tmp", "home"]) {
+            const line = ls.split("\n").find((l) => l.endsWith(` ${d}`));
+            assert.ok(line, `no /${d} in ${ls}`);
+            assert.equal(line.split(/\s+/).slice(2, 4).join(":"), "0:0", line);
+          }
+          assert.equal(
+            (await exec(s, id, ["stat", "-c", "%u:%g", "/home/app"])).trim(),
+            "1000:1000",
+          );
+          await exec(s, id, ["sh", "-c", "echo x > /tmp/x"]);
+          assert.equal((await exec(s, id, ["stat", "-c", "%u", "/tmp/x"])).trim(), "0");
+        },
+      );
 
       await t.step("on the host: the process is uid 1000, its file is 1000's in upper", () => {
         assert.equal(hostUid(pid), 1000);
@@ -148,19 +154,22 @@ Deno.test({
         assert.equal(st.gid, 1000);
       });
 
-      await t.step("volume, pod files, /dev/shm, termination log: usable, owned by root", async () => {
-        assert.equal((await exec(s, id, ["cat", "/data/from-host"])).trim(), "hello");
-        assert.equal((await exec(s, id, ["stat", "-c", "%u", "/data/from-host"])).trim(), "0");
-        await exec(s, id, ["sh", "-c", "echo back > /data/from-pod"]);
-        assert.equal(Deno.readTextFileSync(`${volume}/from-pod`), "back\n");
-        for (const f of ["/etc/hosts", "/etc/resolv.conf", "/etc/hostname", "/dev/shm"]) {
-          assert.equal((await exec(s, id, ["stat", "-c", "%u", f])).trim(), "0", f);
-        }
-        assert.equal((await exec(s, id, ["hostname"])).trim(), config.hostname);
-        await exec(s, id, ["sh", "-c", "echo shm > /dev/shm/x && cat /dev/shm/x"]);
-        await exec(s, id, ["sh", "-c", "echo bye > /dev/termination-log"]);
-        assert.equal(Deno.readTextFileSync(termLog), "bye\n");
-      });
+      await t.step(
+        "volume, pod files, /dev/shm, termination log: usable, owned by root",
+        async () => {
+          assert.equal((await exec(s, id, ["cat", "/data/from-host"])).trim(), "hello");
+          assert.equal((await exec(s, id, ["stat", "-c", "%u", "/data/from-host"])).trim(), "0");
+          await exec(s, id, ["sh", "-c", "echo back > /data/from-pod"]);
+          assert.equal(Deno.readTextFileSync(`${volume}/from-pod`), "back\n");
+          for (const f of ["/etc/hosts", "/etc/resolv.conf", "/etc/hostname", "/dev/shm"]) {
+            assert.equal((await exec(s, id, ["stat", "-c", "%u", f])).trim(), "0", f);
+          }
+          assert.equal((await exec(s, id, ["hostname"])).trim(), config.hostname);
+          await exec(s, id, ["sh", "-c", "echo shm > /dev/shm/x && cat /dev/shm/x"]);
+          await exec(s, id, ["sh", "-c", "echo bye > /dev/termination-log"]);
+          assert.equal(Deno.readTextFileSync(termLog), "bye\n");
+        },
+      );
 
       await t.step("logs and stats work as for any pod", async () => {
         const log = await Deno.readTextFile(status.status!.log_path);
@@ -169,23 +178,26 @@ Deno.test({
         assert.ok(Number(stats.stats!.memory?.working_set_bytes?.value ?? 0) > 0);
       });
 
-      await t.step("SIGKILL of Skiff: the pod and container recover, still in the userns", async () => {
-        await s.kill();
-        await s.start();
-        const pod = await s.client.call("PodSandboxStatus", { pod_sandbox_id: sb });
-        assert.equal(pod.status!.state, "SANDBOX_READY");
-        const c = await s.client.call("ContainerStatus", { container_id: id });
-        assert.equal(c.status!.state, "CONTAINER_RUNNING");
-        assert.equal(words(await exec(s, id, ["cat", "/proc/self/uid_map"])), "0 1000 100000");
-        assert.equal(hostUid(pid), 1000);
-        // A second container of the recovered pod shares its user namespace.
-        const id2 = await runContainer(s, sb, config, img.ref);
-        assert.equal(words(await exec(s, id2, ["cat", "/proc/self/uid_map"])), "0 1000 100000");
-        const ns1 = Deno.readLinkSync(`/proc/${pid}/ns/user`);
-        const st2 = await s.client.call("ContainerStatus", { container_id: id2, verbose: true });
-        const pid2 = (JSON.parse(st2.info.info) as { pid: number }).pid;
-        assert.equal(Deno.readLinkSync(`/proc/${pid2}/ns/user`), ns1);
-      });
+      await t.step(
+        "SIGKILL of Skiff: the pod and container recover, still in the userns",
+        async () => {
+          await s.kill();
+          await s.start();
+          const pod = await s.client.call("PodSandboxStatus", { pod_sandbox_id: sb });
+          assert.equal(pod.status!.state, "SANDBOX_READY");
+          const c = await s.client.call("ContainerStatus", { container_id: id });
+          assert.equal(c.status!.state, "CONTAINER_RUNNING");
+          assert.equal(words(await exec(s, id, ["cat", "/proc/self/uid_map"])), "0 1000 100000");
+          assert.equal(hostUid(pid), 1000);
+          // A second container of the recovered pod shares its user namespace.
+          const id2 = await runContainer(s, sb, config, img.ref);
+          assert.equal(words(await exec(s, id2, ["cat", "/proc/self/uid_map"])), "0 1000 100000");
+          const ns1 = Deno.readLinkSync(`/proc/${pid}/ns/user`);
+          const st2 = await s.client.call("ContainerStatus", { container_id: id2, verbose: true });
+          const pid2 = (JSON.parse(st2.info.info) as { pid: number }).pid;
+          assert.equal(Deno.readLinkSync(`/proc/${pid2}/ns/user`), ns1);
+        },
+      );
 
       await t.step("removal leaves no mount, pinned namespace or dir", async () => {
         await s.client.call("StopPodSandbox", { pod_sandbox_id: sb });
@@ -239,7 +251,10 @@ Deno.test({
           length,
         });
         const cases: [DeepPartial<PodSandboxConfig>, RegExp][] = [
-          [podConfig({ namespace_options: { userns_options: { mode: "CONTAINER" } } }), /CONTAINER/],
+          [
+            podConfig({ namespace_options: { userns_options: { mode: "CONTAINER" } } }),
+            /CONTAINER/,
+          ],
           [podConfig({ namespace_options: { userns_options: { mode: "TARGET" } } }), /TARGET/],
           [podConfig(podUserns([MAP, m(100000, 200000, 10)])), /exactly one uid mapping/],
           [podConfig(podUserns([MAP], [MAP, m(100000, 200000, 10)])), /exactly one gid mapping/],
