@@ -153,7 +153,7 @@ class TestKubelet {
 }
 
 Deno.test({
-  name: "userns + kubelet: a hostUsers: false pod reaches Running and exec works in it",
+  name: "userns + kubelet: a hostUsers: false pod reaches Running; exec and port-forward work",
   ignore: missing !== null,
   sanitizeOps: false,
   sanitizeResources: false,
@@ -181,7 +181,12 @@ Deno.test({
             name: "main",
             image: img.ref,
             imagePullPolicy: "IfNotPresent",
-            command: ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"],
+            command: [
+              "sh",
+              "-c",
+              "trap 'exit 0' TERM; echo served > /tmp/index.html; " +
+              "httpd -f -p 8080 -h /tmp & wait",
+            ],
           }],
         },
       };
@@ -220,6 +225,28 @@ Deno.test({
       const out = new TextDecoder().decode(ex.stdout);
       assert.ok(ex.success, `kubelet-stream exec: ${out} ${new TextDecoder().decode(ex.stderr)}`);
       assert.deepEqual(out.trim().split(/\s+/), ["0", "0"]);
+
+      // Port-forward through kubelet's /portForward into the pod's network namespace
+      // (kubelet-stream pf opens one connection through its local port and prints the reply).
+      const pf = await new Deno.Command(stream, {
+        args: [
+          "pf",
+          "-kubelet",
+          k.url,
+          "-ns",
+          "default",
+          "-pod",
+          podName,
+          "-port",
+          `${freePort()}:8080`,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+        signal: AbortSignal.timeout(30_000),
+      }).output();
+      const pfText = new TextDecoder().decode(pf.stdout) + new TextDecoder().decode(pf.stderr);
+      assert.ok(pf.success, pfText);
+      assert.match(pfText, /HTTP 200\s+served/);
 
       // On the node, the container's process runs as the range kubelet allocated.
       const pods = await s.client.call("ListPodSandbox", {});

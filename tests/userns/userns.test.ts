@@ -114,8 +114,15 @@ Deno.test({
       await Deno.writeFile(termLog, new Uint8Array());
       const config = podConfig(podUserns(), { pid: "POD" });
       config.log_directory = `${s.dir}/logs`;
+      config.linux!.sysctls = { "net.ipv4.ip_unprivileged_port_start": "80" };
       const sb = (await s.client.call("RunPodSandbox", { config })).pod_sandbox_id;
       const id = await runContainer(s, sb, config, img.ref, {
+        linux: {
+          security_context: {
+            ...config.linux?.security_context,
+            capabilities: { add_capabilities: ["NET_ADMIN", "SYS_ADMIN"] },
+          },
+        },
         mounts: [
           { container_path: "/data", host_path: volume },
           { container_path: "/dev/termination-log", host_path: termLog },
@@ -168,6 +175,20 @@ Deno.test({
           await exec(s, id, ["sh", "-c", "echo shm > /dev/shm/x && cat /dev/shm/x"]);
           await exec(s, id, ["sh", "-c", "echo bye > /dev/termination-log"]);
           assert.equal(Deno.readTextFileSync(termLog), "bye\n");
+        },
+      );
+
+      await t.step(
+        "the pod's sysctls apply; its root may change its own network and hostname",
+        async () => {
+          await exec(s, id, ["ip", "link", "set", "lo", "mtu", "1400"]);
+          assert.equal((await exec(s, id, ["cat", "/sys/class/net/lo/mtu"])).trim(), "1400");
+          // The pod's sysctls were applied in its namespaces, owned by its user namespace.
+          const port = await exec(s, id, ["cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start"]);
+          assert.equal(port.trim(), "80");
+          await exec(s, id, ["hostname", "renamed"]);
+          assert.equal((await exec(s, id, ["hostname"])).trim(), "renamed");
+          await exec(s, id, ["hostname", config.hostname!]);
         },
       );
 
