@@ -199,6 +199,18 @@ Deno.test({
         assert.ok(Number(stats.stats!.memory?.working_set_bytes?.value ?? 0) > 0);
       });
 
+      await t.step("checkpoint is refused as for any pod on this node, not INTERNAL", async () => {
+        const err = await s.client.call("CheckpointContainer", {
+          container_id: id,
+          location: `${s.dir}/checkpoint.tar`,
+        }).then(() => null, (e) => e);
+        // With CRIU absent (or unusable) every pod's checkpoint is FAILED_PRECONDITION.
+        if (err) assert.equal(err.codeName, "FAILED_PRECONDITION", err.message);
+        else console.warn("CRIU is present: a user-namespaced pod was checkpointed");
+        const c = await s.client.call("ContainerStatus", { container_id: id });
+        assert.equal(c.status!.state, "CONTAINER_RUNNING");
+      });
+
       await t.step(
         "SIGKILL of Skiff: the pod and container recover, still in the userns",
         async () => {
