@@ -111,7 +111,12 @@ async function pinInUserNamespace(
   userns: UsernsMaps,
 ): Promise<PinnedNamespaces> {
   const kinds = (["net", "ipc", "uts"] as const).filter((k) => want[k]);
-  const pinned: PinnedNamespaces = { net: null, ipc: null, uts: null, user: `${dir}/${podId}-user` };
+  const pinned: PinnedNamespaces = {
+    net: null,
+    ipc: null,
+    uts: null,
+    user: `${dir}/${podId}-user`,
+  };
   for (const k of kinds) pinned[k] = `${dir}/${podId}-${k}`;
   const holder = new Deno.Command("unshare", {
     args: ["--user", ...kinds.map((k) => `--${k}`), "--", "sleep", "60"],

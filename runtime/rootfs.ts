@@ -27,7 +27,10 @@ export interface RootfsIdmap {
 }
 
 /** The idmapping of a container's rootfs in `sandbox`, or null in the host's user namespace. */
-export function rootfsIdmapFor(sandbox: SandboxForContainer, bundleDir: string): RootfsIdmap | null {
+export function rootfsIdmapFor(
+  sandbox: SandboxForContainer,
+  bundleDir: string,
+): RootfsIdmap | null {
   if (!sandbox.usernsPath || !sandbox.idMappings) return null;
   return {
     usernsPath: sandbox.usernsPath,

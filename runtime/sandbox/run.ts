@@ -4,11 +4,7 @@
  * next start, and any failure undoes what this call made before the error is thrown.
  */
 import type { Config } from "../../core/config/mod.ts";
-import {
-  errorMessage,
-  FailedPreconditionError,
-  InvalidArgumentError,
-} from "../../core/errors.ts";
+import { errorMessage, InvalidArgumentError } from "../../core/errors.ts";
 import { logger } from "../../core/log.ts";
 import { mountTmpfs } from "../../linux/mounts.ts";
 import { pinNamespaces, runInNamespaces } from "../../network/netns.ts";
@@ -23,8 +19,8 @@ import type { SandboxRecord } from "./records.ts";
 import { destroySandbox } from "./remove.ts";
 import { eventsFor } from "./state.ts";
 import { normalizeSysctlName, validateSysctls } from "./sysctls.ts";
-import { usernsSupport } from "./userns_probe.ts";
-import { checkNoOverlap, type PodIdMappings, planUserNamespace, procMapLine } from "./userns.ts";
+import { admitUserNamespace } from "./userns_probe.ts";
+import { planUserNamespace, type PodIdMappings, procMapLine } from "./userns.ts";
 
 const log = logger("sandbox");
 
@@ -162,14 +158,13 @@ export async function runSandbox(
 ): Promise<SandboxRecord> {
   const plan = planRun(config, runtimeHandler, ctx.config);
   if (plan.userns) {
-    const support = await usernsSupport(ctx.config, plan.handler);
-    if (!support.supported) {
-      throw new FailedPreconditionError(
-        `runtime handler "${plan.handler}" cannot run pods in their own user namespace on ` +
-          `this node: ${support.reason}`,
-      );
-    }
-    checkNoOverlap(plan.userns, plan.metadata.uid, ctx.records.all());
+    await admitUserNamespace(
+      ctx.config,
+      plan.handler,
+      plan.userns,
+      plan.metadata.uid,
+      ctx.records.all(),
+    );
   }
   const rec = newRecord(plan, config, {
     id: randomId(),
@@ -219,11 +214,17 @@ async function createResources(
 
   await Deno.mkdir(rec.dir, { recursive: true, mode: 0o755 });
   await ctx.namespaceDirReady();
-  rec.ns = await pinNamespaces(ctx.nsDir, rec.id, {
-    net: !plan.hostNetwork,
-    ipc: !plan.hostIpc,
-    uts: !plan.hostNetwork,
-  }, rec.hostname, usernsMaps(rec));
+  rec.ns = await pinNamespaces(
+    ctx.nsDir,
+    rec.id,
+    {
+      net: !plan.hostNetwork,
+      ipc: !plan.hostIpc,
+      uts: !plan.hostNetwork,
+    },
+    rec.hostname,
+    usernsMaps(rec),
+  );
   if (rec.shmPath) await mountTmpfs(rec.shmPath, SHM_OPTIONS);
   await writeFileAtomic(rec.hostnamePath, rec.hostname + "\n");
   await writeFileAtomic(

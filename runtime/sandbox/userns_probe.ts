@@ -6,10 +6,11 @@
  * once per process (a few ms), with the reason when not.
  */
 import type { Config } from "../../core/config/mod.ts";
-import { errorMessage } from "../../core/errors.ts";
+import { errorMessage, FailedPreconditionError } from "../../core/errors.ts";
 import { isIdmappedIn, mountIdmapped } from "../../linux/idmap.ts";
 import { mountSync } from "../../linux/mounts.ts";
 import { detachMountsUnder } from "../rootfs.ts";
+import { checkNoOverlap, type PodIdMappings } from "./userns.ts";
 
 export interface UsernsSupport {
   supported: boolean;
@@ -18,6 +19,27 @@ export interface UsernsSupport {
 }
 
 const cache = new Map<string, Promise<UsernsSupport>>();
+
+/**
+ * Admits a pod's own user namespace on handler `name`: FAILED_PRECONDITION where this node
+ * cannot run one (with why), INVALID_ARGUMENT when its host range overlaps another pod's.
+ */
+export async function admitUserNamespace(
+  config: Config,
+  name: string,
+  want: PodIdMappings,
+  podUid: string,
+  others: { uid: string; userns?: PodIdMappings | null }[],
+): Promise<void> {
+  const support = await usernsSupport(config, name);
+  if (!support.supported) {
+    throw new FailedPreconditionError(
+      `runtime handler "${name}" cannot run pods in their own user namespace on this node: ` +
+        support.reason,
+    );
+  }
+  checkNoOverlap(want, podUid, others);
+}
 
 /** The support of handler `name` (its config and runtime binary), probed once. */
 export function usernsSupport(config: Config, name: string): Promise<UsernsSupport> {
@@ -111,11 +133,16 @@ async function kernelIdmaps(rootDir: string): Promise<string> {
     } catch (err) {
       return `the root dir's filesystem cannot be idmapped: ${errorMessage(err)}`;
     }
-    mountSync("overlay", `${dir}/merged`, "overlay", [
-      `lowerdir=${dir}/layer-idmapped`,
-      `upperdir=${dir}/upper`,
-      `workdir=${dir}/work`,
-    ].join(","));
+    mountSync(
+      "overlay",
+      `${dir}/merged`,
+      "overlay",
+      [
+        `lowerdir=${dir}/layer-idmapped`,
+        `upperdir=${dir}/upper`,
+        `workdir=${dir}/work`,
+      ].join(","),
+    );
     mountSync("tmpfs", `${dir}/tmp`, "tmpfs", "size=64k");
     try {
       await mountIdmapped(`${dir}/tmp`, `${dir}/tmp-idmapped`, userns);
