@@ -13,6 +13,7 @@ import { missingPrerequisites } from "../helpers/env.ts";
 import { pushBusyboxImage } from "../helpers/oci_build.ts";
 import { registryPrerequisitesMissing, TestRegistry } from "../helpers/registry.ts";
 import { TestSkiff } from "../helpers/skiff.ts";
+import { goClientMissing, runGoClient } from "../helpers/go/mod.ts";
 
 const missing = missingPrerequisites({
   root: true,
@@ -197,6 +198,32 @@ Deno.test({
         assert.match(log, /stdout F started as 0/);
         const stats = await s.client.call("ContainerStats", { container_id: id });
         assert.ok(Number(stats.stats!.memory?.working_set_bytes?.value ?? 0) > 0);
+      });
+
+      await t.step("attach: stdin and output of a container in the user namespace", async () => {
+        const noGo = goClientMissing();
+        if (noGo) {
+          console.warn(`SKIPPING the userns attach step: ${noGo}`);
+          return;
+        }
+        const talker = await runContainer(s, sb, config, img.ref, {
+          command: ["sh", "-c", 'while read l; do echo "$(id -u): $l"; done; echo done'],
+          stdin: true,
+          stdin_once: true,
+        });
+        const { url } = await s.client.call("Attach", {
+          container_id: talker,
+          stdin: true,
+          stdout: true,
+          stderr: true,
+        });
+        const r = await runGoClient(
+          "spdy-exec",
+          url,
+          ["-stdin", "-stdout", "-stderr", "-stdin-delay", "200ms"],
+          "a\nb\n",
+        );
+        assert.equal(r.stdout, "0: a\n0: b\ndone\n", JSON.stringify(r));
       });
 
       await t.step("checkpoint is refused as for any pod on this node, not INTERNAL", async () => {
