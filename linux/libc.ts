@@ -37,6 +37,18 @@ const SYMBOLS = {
   mknod: { parameters: ["buffer", "u32", "u64"], result: "i32" },
   lsetxattr: { parameters: ["buffer", "buffer", "buffer", "usize", "i32"], result: "i32" },
   lgetxattr: { parameters: ["buffer", "buffer", "buffer", "usize"], result: "isize" },
+  // the new mount API through syscall(2) (glibc has no wrappers): idmapped mounts
+  sys_open_tree: { name: "syscall", parameters: ["i64", "i32", "buffer", "u32"], result: "i64" },
+  sys_mount_setattr: {
+    name: "syscall",
+    parameters: ["i64", "i32", "buffer", "u32", "buffer", "usize"],
+    result: "i64",
+  },
+  sys_move_mount: {
+    name: "syscall",
+    parameters: ["i64", "i32", "buffer", "i32", "buffer", "u32"],
+    result: "i64",
+  },
 } as const;
 
 export type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];

@@ -9,6 +9,7 @@
  * (containers) hold, and the namespace is really freed.
  */
 import { InternalError } from "../core/errors.ts";
+import { mountSync } from "../linux/mounts.ts";
 
 export type PinnedKind = "net" | "ipc" | "uts";
 
@@ -16,7 +17,17 @@ export interface PinnedNamespaces {
   net: string | null;
   ipc: string | null;
   uts: string | null;
+  /** The pod's own user namespace, owner of the others; absent or null: the host's. */
+  user?: string | null;
 }
+
+/** A user namespace's mappings, each as /proc/PID/uid_map takes it ("inside outside count"). */
+export interface UsernsMaps {
+  uidMap: string;
+  gidMap: string;
+}
+
+const MS_BIND = 4096;
 
 async function run(cmd: string, args: string[]): Promise<{ ok: boolean; text: string }> {
   const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped", stdin: "null" })
@@ -63,7 +74,9 @@ export async function pinNamespaces(
   podId: string,
   want: { net: boolean; ipc: boolean; uts: boolean },
   hostname: string,
+  userns: UsernsMaps | null = null,
 ): Promise<PinnedNamespaces> {
+  if (userns) return await pinInUserNamespace(dir, podId, want, hostname, userns);
   const pinned: PinnedNamespaces = { net: null, ipc: null, uts: null };
   const kinds = (["net", "ipc", "uts"] as const).filter((k) => want[k]);
   if (kinds.length === 0) return pinned;
@@ -82,10 +95,85 @@ export async function pinNamespaces(
   }
 }
 
+/**
+ * A new user namespace with `userns`'s mappings and the wanted namespaces created *inside*
+ * it (one unshare(2) call makes the user namespace first and the others owned by it), so
+ * that the pod's root may change its own sysctls, hostname and network as a host-users pod
+ * would. util-linux 2.38's `unshare --map-users` needs newuidmap, which Debian does not
+ * install; so a holder process (`unshare --user … sleep`) is made, Skiff (root in the parent
+ * namespace) writes its uid_map/gid_map and bind-mounts its namespace files, then kills it.
+ */
+async function pinInUserNamespace(
+  dir: string,
+  podId: string,
+  want: { net: boolean; ipc: boolean; uts: boolean },
+  hostname: string,
+  userns: UsernsMaps,
+): Promise<PinnedNamespaces> {
+  const kinds = (["net", "ipc", "uts"] as const).filter((k) => want[k]);
+  const pinned: PinnedNamespaces = {
+    net: null,
+    ipc: null,
+    uts: null,
+    user: `${dir}/${podId}-user`,
+  };
+  for (const k of kinds) pinned[k] = `${dir}/${podId}-${k}`;
+  const holder = new Deno.Command("unshare", {
+    args: ["--user", ...kinds.map((k) => `--${k}`), "--", "sleep", "60"],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const done = holder.output();
+  try {
+    const pid = holder.pid;
+    await waitForOwnUserns(pid, done);
+    await Deno.writeTextFile(`/proc/${pid}/uid_map`, userns.uidMap);
+    await Deno.writeTextFile(`/proc/${pid}/gid_map`, userns.gidMap);
+    for (const [k, path] of [["user", pinned.user!], ...kinds.map((k) => [k, pinned[k]!])]) {
+      await Deno.writeFile(path, new Uint8Array(), { mode: 0o444 });
+      mountSync(`/proc/${pid}/ns/${k}`, path, "", "", MS_BIND);
+    }
+    if (want.uts && hostname) {
+      // Root of the parent user namespace may set it; the pod's root may change it later.
+      const r = await run("nsenter", [`--uts=${pinned.uts}`, "--", "hostname", hostname]);
+      if (!r.ok) throw new InternalError(`cannot set the pod's hostname: ${r.text}`);
+    }
+    return pinned;
+  } catch (err) {
+    await unpinNamespaces(pinned).catch(() => {});
+    throw err;
+  } finally {
+    try {
+      holder.kill("SIGKILL");
+    } catch { /* already gone */ }
+    await done;
+  }
+}
+
+/** Waits until `pid` has left Skiff's user namespace (its unshare(2) call is done). */
+async function waitForOwnUserns(pid: number, done: Promise<Deno.CommandOutput>): Promise<void> {
+  const own = await Deno.readLink("/proc/self/ns/user");
+  let exited: Deno.CommandOutput | null = null;
+  done.then((o) => exited = o);
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline) {
+    if (exited) {
+      const text = new TextDecoder().decode((exited as Deno.CommandOutput).stderr).trim();
+      throw new InternalError(`cannot create the pod's user namespace: ${text}`);
+    }
+    const link = await Deno.readLink(`/proc/${pid}/ns/user`).catch(() => own);
+    if (link !== own) return;
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  throw new InternalError("cannot create the pod's user namespace: unshare did not finish");
+}
+
 /** Unmounts and deletes pinned namespace files; missing ones are fine (idempotent). */
 export async function unpinNamespaces(pinned: PinnedNamespaces): Promise<void> {
   const errors: string[] = [];
-  for (const path of [pinned.net, pinned.ipc, pinned.uts]) {
+  // The user namespace last: it owns the others.
+  for (const path of [pinned.net, pinned.ipc, pinned.uts, pinned.user ?? null]) {
     if (!path) continue;
     if (await isMountPoint(path)) {
       const r = await run("umount", [path]);
@@ -112,9 +200,18 @@ export async function runInNamespaces(
   pinned: PinnedNamespaces,
   argv: string[],
 ): Promise<{ ok: boolean; text: string }> {
+  return await run("nsenter", [...nsenterArgs(pinned, false), "--", ...argv]);
+}
+
+/**
+ * nsenter's options for the pinned namespaces; with `user`, the pod's user namespace too
+ * (nsenter then runs the command as the pod's root).
+ */
+export function nsenterArgs(pinned: PinnedNamespaces, user: boolean): string[] {
   const args: string[] = [];
+  if (user && pinned.user) args.push(`--user=${pinned.user}`);
   if (pinned.net) args.push(`--net=${pinned.net}`);
   if (pinned.ipc) args.push(`--ipc=${pinned.ipc}`);
   if (pinned.uts) args.push(`--uts=${pinned.uts}`);
-  return await run("nsenter", [...args, "--", ...argv]);
+  return args;
 }

@@ -3,6 +3,7 @@
  * be built and tested apart and composed in `daemon.ts`. Each service implements its side;
  * none imports another's internals.
  */
+import type { IDMapping } from "./model.ts";
 
 // ---------------------------------------------------------------------------------------
 // What runtime/ (containers) needs from image/
@@ -59,6 +60,10 @@ export interface SandboxForContainer {
   netnsPath: string | null;
   ipcnsPath: string | null;
   utsnsPath: string | null;
+  /** The pod's pinned user namespace (`hostUsers: false`), or null/absent for the host's. */
+  usernsPath?: string | null;
+  /** Its uid and gid mappings (one each, from container ID 0), with `usernsPath`. */
+  idMappings?: { uids: IDMapping; gids: IDMapping } | null;
   /** PID namespace of the pod's infra process when the pod shares one (POD mode). */
   pidnsPath: string | null;
   hostNetwork: boolean;

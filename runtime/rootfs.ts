@@ -1,12 +1,44 @@
 /**
  * A container's root filesystem: an overlay of the image's layers (read-only lowers) and
  * the container's own upper and work directories.
+ *
+ * In a pod with its own user namespace, each lower layer is first cloned as an idmapped
+ * mount with the pod's mapping (so image-owned files show their image owners inside, with
+ * no chowned copy of any layer), the overlay is made over those clones, and the clones are
+ * detached at once (overlayfs keeps private references to its layers). The upper dir's root
+ * is owned by the pod's root, and what the container writes lands there as its host IDs.
  */
 import { InternalError } from "../core/errors.ts";
+import { mountIdmapped } from "../linux/idmap.ts";
 import { isMountedSync, MNT_DETACH, mountSync, umountSync } from "../linux/mounts.ts";
+import type { SandboxForContainer } from "./contracts.ts";
 
 /** Whether `path` is a mount point (listed in this process's mountinfo). */
 export const isMounted = isMountedSync;
+
+/** How a rootfs in a pod's own user namespace is mapped. */
+export interface RootfsIdmap {
+  usernsPath: string;
+  /** Host IDs of the pod's root: the owner of the upper dir. */
+  rootUid: number;
+  rootGid: number;
+  /** Scratch dir for the idmapped layer clones while the overlay is mounted. */
+  scratchDir: string;
+}
+
+/** The idmapping of a container's rootfs in `sandbox`, or null in the host's user namespace. */
+export function rootfsIdmapFor(
+  sandbox: SandboxForContainer,
+  bundleDir: string,
+): RootfsIdmap | null {
+  if (!sandbox.usernsPath || !sandbox.idMappings) return null;
+  return {
+    usernsPath: sandbox.usernsPath,
+    rootUid: sandbox.idMappings.uids.host_id,
+    rootGid: sandbox.idMappings.gids.host_id,
+    scratchDir: `${bundleDir}/idmap-layers`,
+  };
+}
 
 /**
  * Mounts the overlay at `target`. `layerDirs` are lowest (base) first, as image/ gives
@@ -17,13 +49,16 @@ export async function mountRootfs(
   upper: string,
   work: string,
   target: string,
+  idmap: RootfsIdmap | null = null,
 ): Promise<void> {
   if (layerDirs.length === 0) throw new InternalError("image has no layers to mount");
   await Deno.mkdir(upper, { recursive: true, mode: 0o755 });
   await Deno.mkdir(work, { recursive: true, mode: 0o700 });
   await Deno.mkdir(target, { recursive: true, mode: 0o755 });
   if (isMounted(target)) return;
-  const lower = [...layerDirs].reverse().join(":");
+  if (idmap) await Deno.chown(upper, idmap.rootUid, idmap.rootGid);
+  const clones = idmap ? await idmapLayers(layerDirs, idmap) : [];
+  const lower = [...(idmap ? clones : layerDirs)].reverse().join(":");
   const opts = `lowerdir=${lower},upperdir=${upper},workdir=${work}`;
   try {
     mountSync("overlay", target, "overlay", opts);
@@ -31,7 +66,47 @@ export async function mountRootfs(
     throw new InternalError(
       `cannot mount the container rootfs at ${target}: ${(err as Error).message}`,
     );
+  } finally {
+    if (idmap) await dropScratch(idmap.scratchDir);
   }
+}
+
+/** Idmapped clones of the layers under the scratch dir, lowest first. */
+async function idmapLayers(layerDirs: string[], idmap: RootfsIdmap): Promise<string[]> {
+  await dropScratch(idmap.scratchDir);
+  const clones: string[] = [];
+  try {
+    for (const [i, dir] of layerDirs.entries()) {
+      const clone = `${idmap.scratchDir}/${i}`;
+      await mountIdmapped(dir, clone, idmap.usernsPath);
+      clones.push(clone);
+    }
+  } catch (err) {
+    await dropScratch(idmap.scratchDir);
+    throw new InternalError(
+      `cannot map the image's layers into the pod's user namespace: ${(err as Error).message}`,
+    );
+  }
+  return clones;
+}
+
+/** Detaches every mount under `dir` (deepest first); true when none is left. */
+export function detachMountsUnder(dir: string): boolean {
+  const under = () =>
+    Deno.readTextFileSync("/proc/self/mountinfo").split("\n")
+      .map((l) => l.split(" ")[4]?.replace(/\\040/g, " "))
+      .filter((m): m is string => !!m && (m === dir || m.startsWith(dir + "/")))
+      .sort((a, b) => b.length - a.length);
+  for (const m of under()) umountSync(m, MNT_DETACH);
+  return under().length === 0;
+}
+
+/** Detaches the scratch clones and removes the dir (never while anything is mounted in it). */
+async function dropScratch(dir: string): Promise<void> {
+  if (!detachMountsUnder(dir)) throw new InternalError(`cannot unmount the mounts under ${dir}`);
+  await Deno.remove(dir, { recursive: true }).catch((e) => {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  });
 }
 
 /**

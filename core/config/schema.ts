@@ -83,8 +83,8 @@ const HANDLER_ENTRY = {
   options: { type: "string[]", default: [], doc: "extra global arguments for the runtime" },
   user_namespaces: {
     type: "bool",
-    default: false,
-    doc: "report user-namespace support for this handler",
+    default: true,
+    doc: "allow pods with their own user namespace (hostUsers: false) where the node supports it",
   },
 } as const satisfies Record<string, FieldSpec>;
 
@@ -225,7 +225,7 @@ export const CONFIG_SCHEMA = {
           doc: "RuntimeClass handlers: [runtime.handlers.<name>]",
           entry: HANDLER_ENTRY,
           default: {
-            runc: { binary: "runc", root: "", options: [], user_namespaces: false },
+            runc: { binary: "runc", root: "", options: [], user_namespaces: true },
           },
           example: { name: "crun", values: { binary: "crun" } },
         },

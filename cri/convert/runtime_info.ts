@@ -29,17 +29,21 @@ export function runtimeConditions(runtime: Readiness, network: Readiness): Runti
 /**
  * Every configured handler with its features. As containerd does, the default handler is
  * also listed under the empty name, which is the one kubelet looks up for pods without a
- * RuntimeClass.
+ * RuntimeClass. `userns` says, per handler name, whether its pods may have their own user
+ * namespace on this node (configured and probed); a handler it does not name may not.
  */
-export function runtimeHandlers(config: Config): RuntimeHandler[] {
+export function runtimeHandlers(
+  config: Config,
+  userns: Record<string, boolean> = {},
+): RuntimeHandler[] {
   const handlers = config.runtime.handlers;
   const named = [
-    ["", handlers[config.runtime.default_handler]] as const,
-    ...Object.entries(handlers),
+    ["", config.runtime.default_handler] as const,
+    ...Object.keys(handlers).map((name) => [name, name] as const),
   ];
-  return named.map(([name, h]) => ({
+  return named.map(([name, key]) => ({
     name,
-    features: { recursive_read_only_mounts: true, user_namespaces: h.user_namespaces },
+    features: { recursive_read_only_mounts: true, user_namespaces: userns[key] === true },
   }));
 }
 

@@ -8,6 +8,7 @@ import {
   SKIFF_VERSION,
 } from "../../core/version.ts";
 import type { NetworkReadiness, PodCidr } from "../../network/mod.ts";
+import { type UsernsSupport, usernsSupport } from "../../runtime/sandbox/mod.ts";
 import type { CriHandlers } from "../handler.ts";
 import {
   cgroupDriver,
@@ -24,6 +25,13 @@ export interface RuntimeInfoDeps {
   log: Logger;
 }
 
+/** Per handler: whether its pods may have their own user namespace here, and why not. */
+async function usernsByHandler(config: Config): Promise<Record<string, UsernsSupport>> {
+  const names = Object.keys(config.runtime.handlers);
+  const found = await Promise.all(names.map((n) => usernsSupport(config, n)));
+  return Object.fromEntries(names.map((n, i) => [n, found[i]]));
+}
+
 export function runtimeInfoHandlers(deps: RuntimeInfoDeps): CriHandlers {
   return {
     Version: async () => ({
@@ -35,15 +43,20 @@ export function runtimeInfoHandlers(deps: RuntimeInfoDeps): CriHandlers {
 
     Status: async (req) => {
       const config = deps.config();
+      const userns = await usernsByHandler(config);
       return {
         status: { conditions: runtimeConditions(deps.runtime(), deps.network()) },
         info: req.verbose
           ? {
             config: JSON.stringify(redactedConfig(config)),
             podCIDRs: JSON.stringify(deps.podCidr.get()),
+            userNamespaces: JSON.stringify(userns),
           }
           : {},
-        runtime_handlers: runtimeHandlers(config),
+        runtime_handlers: runtimeHandlers(
+          config,
+          Object.fromEntries(Object.entries(userns).map(([k, v]) => [k, v.supported])),
+        ),
         features: { supplemental_groups_policy: true, user_namespaces_host_network: false },
       };
     },

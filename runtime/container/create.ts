@@ -3,6 +3,7 @@
  * leaves it to clean), mounts its rootfs and image volumes, resolves its user and writes
  * its OCI spec. A failed create leaves nothing behind.
  */
+import { dirname } from "node:path";
 import {
   AlreadyExistsError,
   errorMessage,
@@ -17,8 +18,9 @@ import { parseSignal } from "../../linux/signals.ts";
 import type { ImageForContainer, SandboxForContainer } from "../contracts.ts";
 import type { ContainerConfig, Mount } from "../model.ts";
 import { ociRuntimeFor, type ResolvedRuntimeHandler } from "../oci.ts";
-import { mountReadOnlyLayers, mountRootfs } from "../rootfs.ts";
+import { mountReadOnlyLayers, mountRootfs, rootfsIdmapFor } from "../rootfs.ts";
 import { buildSpec, resolveInRoot, resolveUser, type SpecHost } from "../spec/mod.ts";
+import { idmapBindMounts } from "./idmap_mounts.ts";
 import { type ContainerRecord, nameKey } from "./record.ts";
 import { destroyContainer } from "./remove.ts";
 import { validateContainerConfig } from "./validate.ts";
@@ -170,7 +172,13 @@ async function makeContainer(
 ): Promise<void> {
   await Deno.mkdir(rec.bundleDir, { recursive: true, mode: 0o700 });
   const rootfs = `${rec.bundleDir}/rootfs`;
-  await mountRootfs(image.layerDirs, rec.upperDir, rec.workDir, rootfs);
+  const idmap = rootfsIdmapFor(sandbox, rec.bundleDir);
+  if (idmap) {
+    // The pod's root (an unprivileged uid on the node) must traverse to its rootfs.
+    await Deno.chmod(dirname(rec.bundleDir), 0o711);
+    await Deno.chmod(rec.bundleDir, 0o711);
+  }
+  await mountRootfs(image.layerDirs, rec.upperDir, rec.workDir, rootfs, idmap);
   const sc = config.linux?.security_context;
   const user = resolveUser(rootfs, {
     uid: sc?.run_as_user ? Number(sc.run_as_user.value) : undefined,
@@ -197,6 +205,7 @@ async function makeContainer(
     availableCapabilities: ownBoundingCapabilities(),
     hugetlbAvailable: ctx.hugetlb,
   });
+  if (idmap) await idmapBindMounts(spec, rec.bundleDir, idmap.usernsPath, ctx.log);
   await Deno.writeTextFile(`${rec.bundleDir}/config.json`, JSON.stringify(spec));
 }
 

@@ -6,6 +6,7 @@ import { dirname } from "node:path";
 import { NotFoundError } from "../../core/errors.ts";
 import { unmountRootfs } from "../rootfs.ts";
 import { removeConmonCgroups } from "./conmon_cgroups.ts";
+import { dropIdmapMounts } from "./idmap_mounts.ts";
 import type { ContainerRecord } from "./record.ts";
 import type { ContainerContext } from "./service.ts";
 import { canRemove } from "./state.ts";
@@ -43,6 +44,7 @@ export async function destroyContainer(ctx: ContainerContext, rec: ContainerReco
       await unmountRootfs(`${rec.bundleDir}/image-volumes/${e.name}`);
     }
   } catch { /* no image volumes */ }
+  dropIdmapMounts(rec.bundleDir);
   await Deno.remove(rec.bundleDir, { recursive: true }).catch(() => {});
   await Deno.remove(dirname(rec.upperDir), { recursive: true }).catch(() => {});
   await Deno.remove(`${ctx.exitDir}/${rec.id}`).catch(() => {});

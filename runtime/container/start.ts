@@ -9,7 +9,7 @@ import { bootId } from "../../linux/processes.ts";
 import type { SandboxForContainer } from "../contracts.ts";
 import { startConmon } from "../monitor.ts";
 import type { OciRuntime } from "../oci.ts";
-import { isMounted, mountRootfs } from "../rootfs.ts";
+import { isMounted, mountRootfs, rootfsIdmapFor } from "../rootfs.ts";
 import { placeConmon } from "./conmon_cgroups.ts";
 import { markExited, settleExit } from "./exits.ts";
 import type { ContainerRecord } from "./record.ts";
@@ -75,7 +75,10 @@ async function launch(
   const runtimeLog = `${rec.bundleDir}/runtime.log`;
   const persistDir = `${rec.bundleDir}/persist`;
   // After a node reboot the overlay is gone; mount it again from the same layers.
-  if (!isMounted(rootfs)) await mountRootfs(rec.layerDirs, rec.upperDir, rec.workDir, rootfs);
+  if (!isMounted(rootfs)) {
+    const idmap = rootfsIdmapFor(sandbox, rec.bundleDir);
+    await mountRootfs(rec.layerDirs, rec.upperDir, rec.workDir, rootfs, idmap);
+  }
   await Deno.mkdir(persistDir, { recursive: true, mode: 0o700 });
   await Deno.remove(`${persistDir}/exit`).catch(() => {});
   await Deno.remove(`${persistDir}/oom`).catch(() => {});

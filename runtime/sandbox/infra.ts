@@ -6,7 +6,7 @@
  * start time (so a recycled PID is never mistaken for it).
  */
 import { InternalError } from "../../core/errors.ts";
-import type { PinnedNamespaces } from "../../network/netns.ts";
+import { nsenterArgs, type PinnedNamespaces } from "../../network/netns.ts";
 
 export interface InfraProcess {
   /** Host PID of the PID namespace's init (the sleep). */
@@ -46,10 +46,9 @@ export async function startInfra(
   pinned: PinnedNamespaces,
   label: { sandboxId: string; stateDir: string },
 ): Promise<InfraProcess> {
-  const args: string[] = [];
-  if (pinned.net) args.push(`--net=${pinned.net}`);
-  if (pinned.ipc) args.push(`--ipc=${pinned.ipc}`);
-  if (pinned.uts) args.push(`--uts=${pinned.uts}`);
+  // In a pod's own user namespace, the PID namespace is made inside it too (owned by it,
+  // so the containers' root can mount its /proc).
+  const args = nsenterArgs(pinned, true);
   // No --mount-proc: a mount namespace of its own would hold private copies of every
   // mount of the moment (other pods' namespace pins and shm), keeping them alive after
   // their pods are gone. Containers joining the PID namespace mount their own /proc.

@@ -9,6 +9,7 @@ import type { Collection, Store } from "../../store/mod.ts";
 import type { NamespaceMode, SandboxForContainer } from "../contracts.ts";
 import type { PodSandboxConfig, PodSandboxState } from "../model.ts";
 import { type InfraProcess, pidNamespacePath } from "./infra.ts";
+import type { PodIdMappings } from "./userns.ts";
 import { assertTransition, isVisible, type SandboxPhase, stateOf } from "./state.ts";
 
 /** The persisted record of a sandbox (collection "sandboxes"). */
@@ -42,6 +43,8 @@ export interface SandboxRecord {
   capabilityArgs: CniCapabilityArgs;
   ips: string[];
   infra: InfraProcess | null;
+  /** The pod's own user namespace mappings (`hostUsers: false`); absent or null: the host's. */
+  userns?: PodIdMappings | null;
 }
 
 export interface SandboxFilter {
@@ -157,6 +160,8 @@ export function toSandboxForContainer(r: SandboxRecord): SandboxForContainer {
     netnsPath: r.ns.net,
     ipcnsPath: r.ns.ipc,
     utsnsPath: r.ns.uts,
+    usernsPath: r.ns.user ?? null,
+    idMappings: r.userns ?? null,
     pidnsPath: r.infra ? pidNamespacePath(r.infra) : null,
     hostNetwork: r.namespaceModes.network === "NODE",
     hostIpc: r.namespaceModes.ipc === "NODE",
@@ -182,6 +187,7 @@ export function verboseInfoOf(rec: SandboxRecord): Record<string, unknown> {
     runtimeHandler: rec.runtimeHandler,
     phase: rec.phase,
     namespaces: rec.ns,
+    userNamespace: rec.userns ?? null,
     pidNamespace: rec.infra ? pidNamespacePath(rec.infra) : null,
     shmPath: rec.shmPath,
     resolvConfPath: rec.resolvConfPath,

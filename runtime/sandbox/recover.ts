@@ -59,7 +59,7 @@ export function checkRecoveredNetworks(ctx: SandboxContext, networked: number): 
 /** A ready sandbox that lost parts while Skiff was down is marked not ready (no event). */
 async function recheck(ctx: SandboxContext, rec: SandboxRecord): Promise<void> {
   const lost: string[] = [];
-  for (const p of [rec.ns.net, rec.ns.ipc, rec.ns.uts]) {
+  for (const p of [rec.ns.net, rec.ns.ipc, rec.ns.uts, rec.ns.user ?? null]) {
     if (p && !await isPinned(p)) lost.push(p);
   }
   if (rec.shmPath && !await isMounted(rec.shmPath)) lost.push(rec.shmPath);

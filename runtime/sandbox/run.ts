@@ -20,6 +20,8 @@ import { destroySandbox } from "./remove.ts";
 import { eventsFor } from "./state.ts";
 import { normalizeSysctlName, validateSysctls } from "./sysctls.ts";
 import { hostnameFromPodName, validateSandboxConfig } from "./validate.ts";
+import { admitUserNamespace } from "./userns_probe.ts";
+import { planUserNamespace, type PodIdMappings, procMapLine } from "./userns.ts";
 
 const log = logger("sandbox");
 
@@ -34,6 +36,8 @@ export interface RunPlan {
   hostNetwork: boolean;
   hostIpc: boolean;
   sysctls: Record<string, string>;
+  /** The pod's own user namespace mappings, or null for the host's user namespace. */
+  userns: PodIdMappings | null;
   /** The pod's resolv.conf, or null for the host's. */
   resolvText: string | null;
 }
@@ -70,8 +74,12 @@ export function planRun(config: PodSandboxConfig, runtimeHandler: string, daemon
     parseBandwidth(config.annotations?.["kubernetes.io/ingress-bandwidth"]);
     parseBandwidth(config.annotations?.["kubernetes.io/egress-bandwidth"]);
   }
-  const userns = nsOpts?.userns_options;
-  if (userns && userns.mode === "POD" && !handlerConfig.user_namespaces) {
+  const userns = planUserNamespace(nsOpts?.userns_options, {
+    network: hostNetwork,
+    pid: modes.pid === "NODE",
+    ipc: hostIpc,
+  });
+  if (userns && !handlerConfig.user_namespaces) {
     throw new InvalidArgumentError(
       `runtime handler "${handler}" does not support user namespaces; configure ` +
         `[runtime.handlers.${handler}] user_namespaces = true or run the pod without one`,
@@ -84,6 +92,7 @@ export function planRun(config: PodSandboxConfig, runtimeHandler: string, daemon
     hostNetwork,
     hostIpc,
     sysctls,
+    userns,
     resolvText,
   };
 }
@@ -142,6 +151,7 @@ export function newRecord(
     capabilityArgs: {},
     ips: [],
     infra: null,
+    userns: plan.userns,
   };
 }
 
@@ -151,6 +161,15 @@ export async function runSandbox(
   runtimeHandler: string,
 ): Promise<SandboxRecord> {
   const plan = planRun(config, runtimeHandler, ctx.config);
+  if (plan.userns) {
+    await admitUserNamespace(
+      ctx.config,
+      plan.handler,
+      plan.userns,
+      plan.metadata.uid,
+      ctx.records.all(),
+    );
+  }
   const rec = newRecord(plan, config, {
     id: randomId(),
     sandboxesDir: ctx.sandboxesDir,
@@ -199,11 +218,17 @@ async function createResources(
 
   await Deno.mkdir(rec.dir, { recursive: true, mode: 0o755 });
   await ctx.namespaceDirReady();
-  rec.ns = await pinNamespaces(ctx.nsDir, rec.id, {
-    net: !plan.hostNetwork,
-    ipc: !plan.hostIpc,
-    uts: !plan.hostNetwork,
-  }, rec.hostname);
+  rec.ns = await pinNamespaces(
+    ctx.nsDir,
+    rec.id,
+    {
+      net: !plan.hostNetwork,
+      ipc: !plan.hostIpc,
+      uts: !plan.hostNetwork,
+    },
+    rec.hostname,
+    usernsMaps(rec),
+  );
   if (rec.shmPath) await mountTmpfs(rec.shmPath, SHM_OPTIONS);
   await writeFileAtomic(rec.hostnamePath, rec.hostname + "\n");
   await writeFileAtomic(
@@ -240,12 +265,18 @@ function recordPlannedResources(ctx: SandboxContext, rec: SandboxRecord, plan: R
     net: plan.hostNetwork ? null : `${ctx.nsDir}/${rec.id}-net`,
     ipc: plan.hostIpc ? null : `${ctx.nsDir}/${rec.id}-ipc`,
     uts: plan.hostNetwork ? null : `${ctx.nsDir}/${rec.id}-uts`,
+    user: plan.userns ? `${ctx.nsDir}/${rec.id}-user` : null,
   };
   rec.shmPath = plan.hostIpc ? null : `${rec.dir}/shm`;
   rec.capabilityArgs = rec.network ? ctx.network.capabilityArgs(rec.config) : {};
   rec.networkAttached = rec.network !== null;
   ctx.records.save(rec);
   rec.networkAttached = false;
+}
+
+function usernsMaps(rec: SandboxRecord) {
+  if (!rec.userns) return null;
+  return { uidMap: procMapLine(rec.userns.uids), gidMap: procMapLine(rec.userns.gids) };
 }
 
 async function applySysctls(rec: SandboxRecord): Promise<void> {

@@ -75,6 +75,7 @@ Deno.test("planRun: every bad input is refused before anything is made", () => {
     () => planRun(pod({ annotations: { "kubernetes.io/ingress-bandwidth": "fast" } }), "", daemon),
     /not a quantity/,
   );
+  daemon.runtime.handlers.runc.user_namespaces = false;
   refused(
     () =>
       planRun(
@@ -86,7 +87,11 @@ Deno.test("planRun: every bad input is refused before anything is made", () => {
                 pid: "POD",
                 ipc: "POD",
                 target_id: "",
-                userns_options: { mode: "POD", uids: [], gids: [] },
+                userns_options: {
+                  mode: "POD",
+                  uids: [{ container_id: 0, host_id: 65536, length: 65536 }],
+                  gids: [{ container_id: 0, host_id: 65536, length: 65536 }],
+                },
               },
             },
           },

@@ -10,7 +10,7 @@ import { withAnnotations } from "./annotations.ts";
 import { capabilitySet, withCapabilities } from "./capabilities.ts";
 import { refuseCdiDevices, withDevices } from "./devices.ts";
 import { withMounts, withRoot } from "./mounts.ts";
-import { refuseUserNamespaces, withHostname, withNamespaces, withSysctls } from "./namespaces.ts";
+import { checkUserNamespace, withHostname, withNamespaces, withSysctls } from "./namespaces.ts";
 import { withProcess } from "./process.ts";
 import { withCgroupsPath, withOomScoreAdj, withResources } from "./resources.ts";
 import {
@@ -31,7 +31,7 @@ const SPEC_OPTIONS: readonly SpecOption[] = [
   withCapabilities,
   refuseAppArmorProfile,
   refuseCdiDevices,
-  refuseUserNamespaces,
+  checkUserNamespace,
   withRoot,
   withMounts,
   withDevices,

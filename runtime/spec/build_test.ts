@@ -93,7 +93,7 @@ Deno.test("spec: of several problems, the same one is reported first", () => {
       },
     },
   };
-  assertThrows(() => buildSpec({ ...base, config: uns }), Error, "user namespaces");
+  assertThrows(() => buildSpec({ ...base, config: uns }), Error, "user namespace");
 });
 
 Deno.test("spec: namespaces, pod files, cgroups path, sysctls, default masks", () => {
@@ -292,7 +292,7 @@ Deno.test("spec: mounts with propagation, rro, devices, privileged, seccomp, app
       },
     },
   };
-  assertThrows(() => buildSpec(input({ config: uns })), Error, "user namespaces");
+  assertThrows(() => buildSpec(input({ config: uns })), Error, "user namespace");
   aa.linux.security_context!.apparmor = { profile_type: "RuntimeDefault", localhost_ref: "" };
   buildSpec(input({ config: aa }));
 });

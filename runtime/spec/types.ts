@@ -70,6 +70,8 @@ export interface OciSpec {
   annotations: Record<string, string>;
   linux: {
     namespaces: { type: string; path?: string }[];
+    uidMappings?: OciIdMapping[];
+    gidMappings?: OciIdMapping[];
     resources: OciResources;
     cgroupsPath: string;
     devices: OciDevice[];
@@ -79,6 +81,13 @@ export interface OciSpec {
     seccomp?: SeccompProfile;
     rootfsPropagation?: string;
   };
+}
+
+/** One line of a user namespace's uid or gid map, as the OCI spec puts it. */
+export interface OciIdMapping {
+  containerID: number;
+  hostID: number;
+  size: number;
 }
 
 /** What the spec builder may ask of the host. */

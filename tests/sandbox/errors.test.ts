@@ -105,7 +105,8 @@ Deno.test({
         }),
       );
       assert.equal(userns.codeName, "INVALID_ARGUMENT");
-      assert.match(userns.details, /does not support user namespaces/);
+      // POD mode without mappings (user namespaces are supported: tests/userns/).
+      assert.match(userns.details, /exactly one uid mapping/);
 
       assert.deepEqual(await snapshot(s), before);
       const { items } = await s.client.call("ListPodSandbox", {});
