@@ -6,7 +6,8 @@
  * /var/lib/kubelet/device-plugins or /usr/libexec/kubernetes when this run created them).
  *
  * The binary: `$SKIFF_KUBELET`, else `../shared/tools/kubelet/kubelet.gz` beside the clone
- * (unpacked to a temp dir). `kubeletMissing()` says why neither is usable.
+ * (unpacked to a temp dir); the /exec and /portForward client likewise from
+ * `$SKIFF_KUBELET_STREAM` or `kubelet-stream.gz` there. `kubeletSource()` says why none is.
  */
 import { freePort, makeTempDir, randomHex } from "../helpers/env.ts";
 import { removeTree } from "../helpers/teardown.ts";
@@ -18,7 +19,7 @@ const SHARED = `${REPO}../shared/tools/kubelet`;
 /** Where the kubelet comes from, or why there is none (printed loudly by the caller). */
 export function kubeletSource(): { kubelet: string; stream: string | null } | string {
   const own = Deno.env.get("SKIFF_KUBELET");
-  const streamGz = `${SHARED}/kubelet-stream.gz`;
+  const streamGz = Deno.env.get("SKIFF_KUBELET_STREAM") ?? `${SHARED}/kubelet-stream.gz`;
   const stream = exists(streamGz) ? streamGz : null;
   if (own) return exists(own) ? { kubelet: own, stream } : `SKIFF_KUBELET=${own} does not exist`;
   if (exists(`${SHARED}/kubelet.gz`)) return { kubelet: `${SHARED}/kubelet.gz`, stream };
