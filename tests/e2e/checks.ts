@@ -148,6 +148,54 @@ async function findDirs(root: string, match: (name: string) => boolean): Promise
   return out;
 }
 
+/** What of a pod the host holds right now. */
+export interface HostHold {
+  netns: boolean;
+  hostVeth: boolean;
+  ipFiles: string[];
+  conmons: number[];
+  mounts: string[];
+  cgroups: string[];
+}
+
+export async function hostHold(s: TestSkiff, k: TestKubelet, t: PodTraces): Promise<HostHold> {
+  const links = (await cmd(["ip", "-o", "link"])).stdout;
+  const ipamDirs = [
+    `${s.rootDir}/cni/networks`,
+    ...await findDirs(`${s.rootDir}/cni/networks`, () => true),
+  ];
+  const ipFiles: string[] = [];
+  for (const ip of t.ips) {
+    for (const d of ipamDirs) if (await exists(`${d}/${ip}`)) ipFiles.push(`${d}/${ip}`);
+  }
+  const conmons: number[] = [];
+  for (const pid of t.conmonPids) {
+    const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "");
+    if (t.containerIds.some((id) => cmdline.includes(id))) conmons.push(pid);
+  }
+  const ids = [...t.sandboxIds, ...t.containerIds];
+  const mounts = (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")
+    .filter((l) => ids.some((id) => l.includes(id)));
+  const cgroups: string[] = [];
+  for (const e of await Array.fromAsync(Deno.readDir("/sys/fs/cgroup"))) {
+    if (!e.isDirectory) continue;
+    cgroups.push(
+      ...await findDirs(
+        `/sys/fs/cgroup/${e.name}${k.cgroupRoot}`,
+        (n) => n.includes(t.uid) || ids.some((id) => n.includes(id)),
+      ),
+    );
+  }
+  return {
+    netns: await exists(t.netns),
+    hostVeth: links.includes(` ${t.hostVeth}@`),
+    ipFiles,
+    conmons,
+    mounts,
+    cgroups,
+  };
+}
+
 /** Waits for kubelet to remove the pod's sandbox, then checks the host holds none of it. */
 export async function assertPodLeftNothing(
   s: TestSkiff,
@@ -166,32 +214,12 @@ export async function assertPodLeftNothing(
     150_000,
     1000,
   );
-  assert.equal(await exists(t.netns), false, "the netns file is gone");
-  const links = (await cmd(["ip", "-o", "link"])).stdout;
-  assert.ok(!links.includes(` ${t.hostVeth}@`), `veth ${t.hostVeth} is gone`);
-  for (const ip of t.ips) {
-    const held = await findDirs(`${s.rootDir}/cni/networks`, () => true);
-    for (const d of [`${s.rootDir}/cni/networks`, ...held]) {
-      assert.equal(await exists(`${d}/${ip}`), false, `IP ${ip} is released`);
-    }
-  }
-  for (const pid of t.conmonPids) {
-    const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "");
-    assert.ok(!t.containerIds.some((id) => cmdline.includes(id)), `conmon ${pid} exited`);
-  }
-  const mountinfo = await Deno.readTextFile("/proc/self/mountinfo");
-  for (const id of [...t.sandboxIds, ...t.containerIds]) {
-    assert.ok(!mountinfo.includes(id), `no mount names ${id}`);
-  }
-  const hierarchies = (await Array.fromAsync(Deno.readDir("/sys/fs/cgroup")))
-    .filter((e) => e.isDirectory).map((e) => `/sys/fs/cgroup/${e.name}${k.cgroupRoot}`);
-  for (const h of hierarchies) {
-    const left = await findDirs(
-      h,
-      (n) =>
-        n.includes(t.uid) || n.includes(t.uid.replaceAll("-", "_")) ||
-        t.containerIds.some((id) => n.includes(id)),
-    );
-    assert.deepEqual(left, [], `no cgroup of the pod under ${h}`);
-  }
+  assert.deepEqual(await hostHold(s, k, t), {
+    netns: false,
+    hostVeth: false,
+    ipFiles: [],
+    conmons: [],
+    mounts: [],
+    cgroups: [],
+  });
 }

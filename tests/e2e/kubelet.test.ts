@@ -15,6 +15,7 @@ import { REQUIRED_BINARIES } from "../sandbox/helpers.ts";
 import { kubeletSource, TestKubelet, until } from "./kubelet.ts";
 import {
   assertPodLeftNothing,
+  hostHold,
   kubeletErrorLines,
   type PodTraces,
   podTraces,
@@ -202,6 +203,13 @@ Deno.test({
             60_000,
           );
           gone = await podTraces(s, kubelet, "gone");
+          // While it runs, the host holds every kind of trace the last step looks for.
+          const held = await hostHold(s, kubelet, gone);
+          assert.ok(held.netns && held.hostVeth, "netns file and host veth exist");
+          assert.equal(held.ipFiles.length, 1, "one IP allocated");
+          assert.equal(held.conmons.length, 1, "one conmon runs");
+          assert.ok(held.mounts.length > 0, "mounts name the pod's IDs");
+          assert.ok(held.cgroups.length > 0, "the pod has cgroups");
           await kubelet.deleteManifest("gone");
         },
       );

@@ -121,11 +121,16 @@ export class TestKubelet {
     const src = kubeletSource();
     if (typeof src === "string") throw new Error(src);
     const k = new TestKubelet(await makeTempDir("kubelet"), skiff, extraFlags);
-    await Deno.mkdir(k.manifestDir, { recursive: true });
-    await Deno.mkdir(`${k.rootDir}/pki`, { recursive: true });
-    k.bin = await unpack(src.kubelet, k.dir, "kubelet");
-    if (src.stream) k.streamBin = await unpack(src.stream, k.dir, "kubelet-stream");
-    return k;
+    try {
+      await Deno.mkdir(k.manifestDir, { recursive: true });
+      await Deno.mkdir(`${k.rootDir}/pki`, { recursive: true });
+      k.bin = await unpack(src.kubelet, k.dir, "kubelet");
+      if (src.stream) k.streamBin = await unpack(src.stream, k.dir, "kubelet-stream");
+      return k;
+    } catch (e) {
+      await removeTree(k.dir);
+      throw e;
+    }
   }
 
   get url(): string {
