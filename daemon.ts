@@ -268,7 +268,7 @@ function criHandlers(base: Foundation, s: Services, streaming: StreamingServer):
     ...sandboxHandlers(s.sandboxes),
     ...imageHandlers({ images: s.images }),
     ...containerHandlers(s.containers),
-    ...statsHandlers({ collector: s.stats }),
+    ...statsHandlers({ collector: s.stats, images: s.images }),
     ...eventsHandlers({
       bus: base.events,
       sandboxes: s.sandboxes,

@@ -19,7 +19,7 @@ export {
 } from "./container.ts";
 export { podSandboxEntry, podSandboxStatus } from "./sandbox.ts";
 export { filesystemUsage, image, imageUser } from "./image.ts";
-export { containerStats, podSandboxStats } from "./stats.ts";
+export { containerStats, imageFsInfo, podSandboxStats } from "./stats.ts";
 export { metricDescriptors, METRICS, podSandboxMetrics } from "./metrics.ts";
 export {
   containerListFilter,

@@ -3,10 +3,23 @@
  * PodSandboxStats messages.
  */
 import type { ContainerUsage, PodUsage } from "../../runtime/stats/collector.ts";
-import type { CgroupSample, Psi, PsiLine } from "../../runtime/stats/types.ts";
-import type { ContainerStats, PodSandboxStats, PsiData, PsiStats } from "../types.ts";
+import type {
+  CgroupSample,
+  FilesystemUsageSample,
+  Psi,
+  PsiLine,
+} from "../../runtime/stats/types.ts";
+import { defaultInterface, interfacesDefaultFirst } from "../../runtime/stats/network.ts";
+import type {
+  ContainerStats,
+  ImageFsInfoResponse,
+  PodSandboxStats,
+  PsiData,
+  PsiStats,
+} from "../types.ts";
 import type { DeepPartial } from "../handler.ts";
 import { nanos, u64 } from "./values.ts";
+import { filesystemUsage } from "./image.ts";
 
 function psiData(l: PsiLine): DeepPartial<PsiData> {
   return { Total: String(l.totalNs), Avg10: l.avg10, Avg60: l.avg60, Avg300: l.avg300 };
@@ -82,15 +95,16 @@ export function podSandboxStats(p: PodUsage): DeepPartial<PodSandboxStats> {
   const s = p.sandbox;
   const { cpu, memory, io } = usageParts(p.cgroup, p.cpuNanoCores);
   const ts = nanos(p.cgroup?.at ?? Date.now());
-  const ifaces = (p.network ?? []).map((i) => ({
+  // Every interface of the pod's namespace, eth0 (what CNI names the pod side) first and
+  // also the default: kubelet's summary lists them all, as cAdvisor's does.
+  const ifaces = interfacesDefaultFirst(p.network ?? []).map((i) => ({
     name: i.name,
     rx_bytes: u64(i.rxBytes),
     rx_errors: u64(i.rxErrors),
     tx_bytes: u64(i.txBytes),
     tx_errors: u64(i.txErrors),
   }));
-  // kubelet reports eth0 (what CNI names the pod side) as the pod's default interface.
-  const def = ifaces.find((i) => i.name === "eth0") ?? ifaces.find((i) => i.name !== "lo");
+  const def = p.network && defaultInterface(p.network) ? ifaces[0] : null;
   return {
     attributes: {
       id: s.id,
@@ -105,8 +119,8 @@ export function podSandboxStats(p: PodUsage): DeepPartial<PodSandboxStats> {
       network: p.network
         ? {
           timestamp: ts,
-          default_interface: def ?? null,
-          interfaces: ifaces.filter((i) => i !== def),
+          default_interface: def,
+          interfaces: ifaces,
         }
         : null,
       process: p.cgroup?.pids !== null && p.cgroup?.pids !== undefined
@@ -114,5 +128,19 @@ export function podSandboxStats(p: PodUsage): DeepPartial<PodSandboxStats> {
         : null,
       containers: p.containers.map(containerStats),
     },
+  };
+}
+
+/**
+ * ImageFsInfo with both lists filled, as CRI-O does: kubelet's eviction manager reads
+ * `container_filesystems` to decide whether containers and images share a disk.
+ */
+export function imageFsInfo(
+  images: FilesystemUsageSample,
+  containers: FilesystemUsageSample,
+): DeepPartial<ImageFsInfoResponse> {
+  return {
+    image_filesystems: [filesystemUsage(images, images.at)],
+    container_filesystems: [filesystemUsage(containers, containers.at)],
   };
 }

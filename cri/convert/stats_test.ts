@@ -115,10 +115,12 @@ Deno.test("containerStats: uint64 values, ns timestamps, absent parts null", () 
   });
 });
 
-Deno.test("podSandboxStats: eth0 is the default interface, processes counted", () => {
+Deno.test("podSandboxStats: eth0 is the default interface and listed first, processes counted", () => {
   const s = podSandboxStats(pod);
   assert.equal(s.linux?.network?.default_interface?.name, "eth0");
-  assert.deepEqual(s.linux?.network?.interfaces?.map((i) => i?.name), ["lo", "net1"]);
+  // every interface of the namespace, the default first (kubelet lists them all)
+  assert.deepEqual(s.linux?.network?.interfaces?.map((i) => i?.name), ["eth0", "lo", "net1"]);
+  assert.equal(s.linux?.network?.interfaces?.[0]?.rx_bytes?.value, "100");
   assert.deepEqual(s.linux?.process, { timestamp: NS, process_count: { value: "3" } });
   assert.equal(s.linux?.containers?.length, 1);
 });

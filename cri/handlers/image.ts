@@ -1,16 +1,12 @@
-/** ImageService RPCs: PullImage, ListImages, ImageStatus, RemoveImage, ImageFsInfo, StreamImages. */
+/**
+ * ImageService RPCs: PullImage, ListImages, ImageStatus, RemoveImage, StreamImages
+ * (ImageFsInfo, which needs the containers' writable layers too, is in stats.ts).
+ */
 import { InvalidArgumentError } from "../../core/errors.ts";
 import type { ImageRecord, ImageService } from "../../image/mod.ts";
 import type { CriHandlers } from "../handler.ts";
 import type { ImageFilter } from "../types.ts";
-import {
-  filesystemUsage,
-  type Given,
-  image,
-  imageListFilter,
-  pages,
-  pullAuth,
-} from "../convert/mod.ts";
+import { type Given, image, imageListFilter, pages, pullAuth } from "../convert/mod.ts";
 
 export interface ImageHandlerDeps {
   images: ImageService;
@@ -62,10 +58,5 @@ export function imageHandlers(deps: ImageHandlerDeps): CriHandlers {
       images.remove(required(req.image?.image, "RemoveImage"));
       return {};
     },
-
-    ImageFsInfo: async () => ({
-      image_filesystems: [filesystemUsage(images.fsUsage(), Date.now())],
-      container_filesystems: [],
-    }),
   };
 }

@@ -1,8 +1,8 @@
 /**
  * ContainerStats, ListContainerStats, StreamContainerStats, PodSandboxStats,
  * ListPodSandboxStats, StreamPodSandboxStats, ListMetricDescriptors, ListPodSandboxMetrics,
- * StreamPodSandboxMetrics: what the stats collector read, converted (cri/convert/stats.ts,
- * cri/convert/metrics.ts).
+ * StreamPodSandboxMetrics, and the ImageService's ImageFsInfo: what the stats collector read,
+ * converted (cri/convert/stats.ts, cri/convert/metrics.ts).
  */
 import { NotFoundError } from "../../core/errors.ts";
 import type { StatsCollector } from "../../runtime/stats/collector.ts";
@@ -10,6 +10,7 @@ import type { CriHandlers } from "../handler.ts";
 import {
   containerStats,
   containerStatsFilter,
+  imageFsInfo,
   metricDescriptors,
   pages,
   podSandboxMetrics,
@@ -19,16 +20,32 @@ import {
 
 export { METRICS } from "../convert/metrics.ts";
 
+/** What the image store occupies (ImageService.fsUsage). */
+export interface ImageFsSource {
+  fsUsage(): { mountpoint: string; usedBytes: number; inodesUsed: number };
+}
+
 export interface StatsDeps {
   collector: StatsCollector;
+  /** Serves ImageFsInfo when given. */
+  images?: ImageFsSource;
 }
 
 /** Stream* RPCs send lists in pages of this many, then end (as the streaming list KEP). */
 const STREAM_PAGE = 100;
 
 export function statsHandlers(deps: StatsDeps): CriHandlers {
-  const { collector } = deps;
+  const { collector, images } = deps;
+  const fsInfo: CriHandlers = images
+    ? {
+      ImageFsInfo: async () => {
+        const image = { ...images.fsUsage(), at: Date.now() };
+        return imageFsInfo(image, await collector.containerFilesystem(image.mountpoint));
+      },
+    }
+    : {};
   return {
+    ...fsInfo,
     ContainerStats: async (req) => {
       const u = await collector.containerUsage(req.container_id);
       if (!u) {

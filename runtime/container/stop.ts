@@ -1,8 +1,9 @@
 /**
  * StopContainer: the stop signal, then SIGKILL once the grace has passed (at once for a
- * grace of 0). Stopping a container that is not live does nothing.
+ * grace of 0). Idempotent, as CRI requires and containerd does: stopping a container that is
+ * not live, or one that is unknown or already removed, succeeds (kubelet retries stops).
  */
-import { InternalError } from "../../core/errors.ts";
+import { InternalError, NotFoundError } from "../../core/errors.ts";
 import { reap, settleExit, waitForExit } from "./exits.ts";
 import type { ContainerRecord } from "./record.ts";
 import type { ContainerContext } from "./service.ts";
@@ -18,7 +19,14 @@ export async function stopContainer(
   idOrPrefix: string,
   timeoutSeconds: number,
 ): Promise<void> {
-  const rec = ctx.resolve(idOrPrefix);
+  let rec: ContainerRecord;
+  try {
+    rec = ctx.resolve(idOrPrefix);
+  } catch (e) {
+    // An empty ID or an ambiguous prefix is still the client's error.
+    if (e instanceof NotFoundError) return;
+    throw e;
+  }
   await ctx.locks.run(rec.id, () => stopLocked(ctx, rec.id, timeoutSeconds));
 }
 

@@ -17,7 +17,12 @@ import { readCgroup } from "./cgroup.ts";
 import { directoryUsage } from "./fs_usage.ts";
 import { netDevOfNetns, netDevOfPid } from "./network.ts";
 import { CpuRateTracker } from "./rate.ts";
-import type { CgroupSample, FilesystemSample, InterfaceCounters } from "./types.ts";
+import type {
+  CgroupSample,
+  FilesystemSample,
+  FilesystemUsageSample,
+  InterfaceCounters,
+} from "./types.ts";
 
 export interface ContainerUsage {
   container: ContainerForStats;
@@ -94,6 +99,32 @@ export class StatsCollector {
     this.forgetGone(all.map((s) => s.id), this.podRates);
     const ready = all.filter((s) => s.state === "SANDBOX_READY" && filter(s));
     return await Promise.all(ready.map((s) => this.collectPod(s)));
+  }
+
+  /**
+   * Every container's writable layer together: CRI ImageFsInfo's `container_filesystems`.
+   * kubelet tells a split image/container disk (KEP-4191) from a shared one by comparing
+   * the two mount points, so when the layers sit on the image filesystem's device its mount
+   * point is reported for both (as CRI-O reports its graph root twice).
+   */
+  async containerFilesystem(imageFsMount: string): Promise<FilesystemUsageSample> {
+    const own = this.opts.writableLayerMount || imageFsMount;
+    const devices = await Promise.all(
+      [own, imageFsMount].map((p) => Deno.stat(p).then((i) => i.dev, () => null)),
+    );
+    const shared = devices[0] === null || devices[0] === devices[1];
+    const layers = await Promise.all(
+      this.targets.listContainersForStats().filter((c) => c.writableLayerDir).map((c) =>
+        this.layerUsage(c.id, c.writableLayerDir!).catch(() => null)
+      ),
+    );
+    let usedBytes = 0;
+    let inodesUsed = 0;
+    for (const l of layers) {
+      usedBytes += l?.usedBytes ?? 0;
+      inodesUsed += l?.inodesUsed ?? 0;
+    }
+    return { mountpoint: shared ? imageFsMount : own, at: Date.now(), usedBytes, inodesUsed };
   }
 
   /** Drops the kept samples (and, for containers, layer walks) of objects that are gone. */

@@ -62,3 +62,12 @@ export async function netDevOfNetns(netnsPath: string): Promise<InterfaceCounter
 export function defaultInterface(ifaces: InterfaceCounters[]): InterfaceCounters | null {
   return ifaces.find((i) => i.name === "eth0") ?? ifaces.find((i) => i.name !== "lo") ?? null;
 }
+
+/**
+ * Every interface of a pod's namespace, the default one first: what CRI's
+ * `NetworkUsage.interfaces` carries (cAdvisor's summary lists them all, the default too).
+ */
+export function interfacesDefaultFirst(ifaces: InterfaceCounters[]): InterfaceCounters[] {
+  const def = defaultInterface(ifaces);
+  return def ? [def, ...ifaces.filter((i) => i !== def)] : [...ifaces];
+}

@@ -78,3 +78,9 @@ export interface FilesystemSample {
   /** Inodes used: every file, directory and link under the root, hard links counted once. */
   inodesUsed: number;
 }
+
+/** A filesystem's share used by one kind of data (CRI `FilesystemUsage`). */
+export interface FilesystemUsageSample extends FilesystemSample {
+  /** The path kubelet resolves to a device (CRI `fs_id.mountpoint`). */
+  mountpoint: string;
+}

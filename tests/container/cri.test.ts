@@ -204,6 +204,14 @@ Deno.test(
       }
       const gone = await failure(s.client.call("ContainerStatus", { container_id: id }));
       assertEquals(gone.codeName, "NOT_FOUND");
+      // StopContainer is idempotent too (kubelet retries stops): a removed container and an
+      // ID never seen both succeed, as containerd answers; an empty ID is still refused.
+      await s.client.call("StopContainer", { container_id: id, timeout: "0" });
+      await s.client.call("StopContainer", { container_id: "f".repeat(64), timeout: "0" });
+      const empty = await failure(
+        s.client.call("StopContainer", { container_id: "", timeout: "0" }),
+      );
+      assertEquals(empty.codeName, "INVALID_ARGUMENT");
       assertEquals(await list({}), []);
       await s.client.call("StopPodSandbox", { pod_sandbox_id: podId });
       await s.client.call("RemovePodSandbox", { pod_sandbox_id: podId });

@@ -102,6 +102,10 @@ Deno.test({
       assertEquals(fs.image_filesystems[0].fs_id?.mountpoint, `${s.rootDir}/image`);
       assert(Number(fs.image_filesystems[0].used_bytes?.value) > 1_000_000);
       assert(Number(fs.image_filesystems[0].inodes_used?.value) > 100);
+      // container_filesystems filled too (kubelet's eviction manager reads it); the writable
+      // layers share the image disk here, so both name the same mount point (not split).
+      assertEquals(fs.container_filesystems.length, 1);
+      assertEquals(fs.container_filesystems[0].fs_id?.mountpoint, `${s.rootDir}/image`);
 
       // A tag that moves to a new image is re-pointed.
       const other = await buildImage({ layers: [[file("x", "other")]] });
