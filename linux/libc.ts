@@ -49,6 +49,16 @@ const SYMBOLS = {
     parameters: ["i64", "i32", "buffer", "i32", "buffer", "u32"],
     result: "i64",
   },
+  // overlay built one option at a time (linux/overlay.ts): no one-page limit on lowerdirs
+  sys_fsopen: { name: "syscall", parameters: ["i64", "buffer", "u32"], result: "i64" },
+  sys_fsconfig: {
+    name: "syscall",
+    parameters: ["i64", "i32", "u32", "buffer", "buffer", "i32"],
+    result: "i64",
+  },
+  sys_fsmount: { name: "syscall", parameters: ["i64", "i32", "u32", "u32"], result: "i64" },
+  // a synchronous read(2) of an fs context's message log (short, never blocks)
+  read_now: { name: "read", parameters: ["i32", "buffer", "usize"], result: "isize" },
 } as const;
 
 export type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];

@@ -8,9 +8,10 @@
  * detached at once (overlayfs keeps private references to its layers). The upper dir's root
  * is owned by the pod's root, and what the container writes lands there as its host IDs.
  */
-import { InternalError } from "../core/errors.ts";
+import { InternalError, SkiffError } from "../core/errors.ts";
 import { mountIdmapped } from "../linux/idmap.ts";
-import { isMountedSync, MNT_DETACH, mountSync, umountSync } from "../linux/mounts.ts";
+import { isMountedSync, MNT_DETACH, umountSync } from "../linux/mounts.ts";
+import { mountOverlaySync, type OverlayLayers } from "../linux/overlay.ts";
 import type { SandboxForContainer } from "./contracts.ts";
 
 /** Whether `path` is a mount point (listed in this process's mountinfo). */
@@ -41,8 +42,10 @@ export function rootfsIdmapFor(
 }
 
 /**
- * Mounts the overlay at `target`. `layerDirs` are lowest (base) first, as image/ gives
- * them; overlayfs wants the topmost lower first.
+ * Mounts the overlay at `target` through the one builder (linux/overlay.ts: one fsconfig
+ * per layer, so up to overlayfs's 500 layers). `layerDirs` are lowest (base) first, as
+ * image/ gives them; overlayfs wants the topmost lower first. Used at create and again at
+ * start after a node reboot.
  */
 export async function mountRootfs(
   layerDirs: string[],
@@ -58,16 +61,21 @@ export async function mountRootfs(
   if (isMounted(target)) return;
   if (idmap) await Deno.chown(upper, idmap.rootUid, idmap.rootGid);
   const clones = idmap ? await idmapLayers(layerDirs, idmap) : [];
-  const lower = [...(idmap ? clones : layerDirs)].reverse().join(":");
-  const opts = `lowerdir=${lower},upperdir=${upper},workdir=${work}`;
+  const lowerTopFirst = [...(idmap ? clones : layerDirs)].reverse();
   try {
-    mountSync("overlay", target, "overlay", opts);
-  } catch (err) {
-    throw new InternalError(
-      `cannot mount the container rootfs at ${target}: ${(err as Error).message}`,
-    );
+    mountOverlay(target, { lowerTopFirst, upper, work }, "the container rootfs");
   } finally {
     if (idmap) await dropScratch(idmap.scratchDir);
+  }
+}
+
+/** The builder, its kernel errors said as "cannot mount <what>"; refusals kept as they are. */
+function mountOverlay(target: string, layers: OverlayLayers, what: string): void {
+  try {
+    mountOverlaySync(target, layers);
+  } catch (err) {
+    if (err instanceof SkiffError && !(err instanceof InternalError)) throw err;
+    throw new InternalError(`cannot mount ${what} at ${target}: ${(err as Error).message}`);
   }
 }
 
@@ -122,16 +130,9 @@ export async function mountReadOnlyLayers(
   await Deno.mkdir(target, { recursive: true, mode: 0o755 });
   await Deno.mkdir(emptyDir, { recursive: true, mode: 0o755 });
   if (isMounted(target)) return;
-  const lowers = [...layerDirs].reverse();
-  if (lowers.length === 1) lowers.push(emptyDir);
-  const MS_RDONLY = 1;
-  try {
-    mountSync("overlay", target, "overlay", `lowerdir=${lowers.join(":")}`, MS_RDONLY);
-  } catch (err) {
-    throw new InternalError(
-      `cannot mount the image volume at ${target}: ${(err as Error).message}`,
-    );
-  }
+  const lowerTopFirst = [...layerDirs].reverse();
+  if (lowerTopFirst.length === 1) lowerTopFirst.push(emptyDir);
+  mountOverlay(target, { lowerTopFirst, readOnly: true }, "the image volume");
 }
 
 /** Unmounts the rootfs; a no-op when nothing is mounted there. */

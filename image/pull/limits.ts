@@ -5,23 +5,31 @@
  */
 import { FailedPreconditionError } from "../../core/errors.ts";
 import type { Config } from "../../core/config/mod.ts";
+import {
+  FSCONFIG_STRING_MAX,
+  MOUNT_OPTIONS_MAX,
+  OVERLAY_MAX_LOWER,
+  overlayLowerdirPlus,
+} from "../../linux/overlay.ts";
 import type { Descriptor } from "./oci_json.ts";
 
-/** overlayfs refuses more lower layers than this (OVL_MAX_STACK). */
-export const OVERLAY_MAX_LOWER = 500;
-/** mount(2) copies one page of options (4096 bytes, NUL included). */
-const MOUNT_OPTIONS_MAX = 4096;
+export { OVERLAY_MAX_LOWER };
 const HEX_ID = 64;
 
 /**
- * How many layers one container rootfs mount can hold with this root_dir: Skiff mounts
- * `lowerdir=<root>/image/layers/sha256/<64 hex>:…,upperdir=<root>/containers/<64 hex>/upper,
- * workdir=…/work` (runtime/rootfs.ts, runtime/container/create.ts) in one page of mount
- * options. With root_dir = /var/lib/skiff that is 38 layers (checked with a real mount).
+ * How many layers one container rootfs mount can hold with this root_dir. Where the kernel
+ * takes overlay's `lowerdir+` one layer at a time (Linux ≥ 6.8, probed once: see
+ * linux/overlay.ts), that is overlayfs's own 500, as long as each path fits fsconfig's 255
+ * bytes. Otherwise Skiff mounts `lowerdir=<root>/image/layers/sha256/<64 hex>:…,upperdir=
+ * <root>/containers/<64 hex>/upper,workdir=…/work` (runtime/rootfs.ts,
+ * runtime/container/create.ts) in one page of mount(2) options: 38 layers with root_dir =
+ * /var/lib/skiff (checked with a real mount).
  */
-export function mountableLayers(rootDir: string): number {
+export function mountableLayers(rootDir: string, lowerdirPlus = overlayLowerdirPlus()): number {
   const layer = `${rootDir}/image/layers/sha256/`.length + HEX_ID;
   const container = `${rootDir}/containers/`.length + HEX_ID;
+  const longest = Math.max(layer, container + "/upper".length);
+  if (lowerdirPlus && longest < FSCONFIG_STRING_MAX) return OVERLAY_MAX_LOWER;
   const fixed = "lowerdir=".length + ",upperdir=".length + container + "/upper".length +
     ",workdir=".length + container + "/work".length;
   // N layers take N * (layer + 1) - 1 bytes (colons between them), plus the final NUL.
@@ -30,9 +38,13 @@ export function mountableLayers(rootDir: string): number {
 }
 
 /** The most layers an image may have on this node, and why. */
-export function layerCap(config: Config): { max: number; why: string } {
-  const mountable = mountableLayers(config.root_dir);
-  if (config.image.max_layers <= mountable) {
+export function layerCap(
+  config: Config,
+  lowerdirPlus = overlayLowerdirPlus(),
+): { max: number; why: string } {
+  const mountable = mountableLayers(config.root_dir, lowerdirPlus);
+  // A tie is said as overlay's limit: image.max_layers defaults to overlayfs's own 500.
+  if (config.image.max_layers < mountable) {
     return { max: config.image.max_layers, why: "image.max_layers" };
   }
   return {
