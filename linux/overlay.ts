@@ -175,7 +175,9 @@ function mountWithFsconfig(target: string, layers: OverlayLayers): void {
       cString(target),
       MOVE_MOUNT_F_EMPTY_PATH,
     );
-    if (moved !== 0n) throw new InternalError(`move_mount overlay to ${target}: ${lastError().text}`);
+    if (moved !== 0n) {
+      throw new InternalError(`move_mount overlay to ${target}: ${lastError().text}`);
+    }
   } finally {
     // A detached mount that was never moved is freed with its last fd.
     if (mnt >= 0) c.close(mnt);

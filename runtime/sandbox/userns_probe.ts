@@ -9,6 +9,7 @@ import type { Config } from "../../core/config/mod.ts";
 import { errorMessage, FailedPreconditionError } from "../../core/errors.ts";
 import { isIdmappedIn, mountIdmapped } from "../../linux/idmap.ts";
 import { mountSync } from "../../linux/mounts.ts";
+import { mountOverlaySync } from "../../linux/overlay.ts";
 import { detachMountsUnder } from "../rootfs.ts";
 import { checkNoOverlap, type PodIdMappings } from "./userns.ts";
 
@@ -133,16 +134,12 @@ async function kernelIdmaps(rootDir: string): Promise<string> {
     } catch (err) {
       return `the root dir's filesystem cannot be idmapped: ${errorMessage(err)}`;
     }
-    mountSync(
-      "overlay",
-      `${dir}/merged`,
-      "overlay",
-      [
-        `lowerdir=${dir}/layer-idmapped`,
-        `upperdir=${dir}/upper`,
-        `workdir=${dir}/work`,
-      ].join(","),
-    );
+    // Through the same builder as every container rootfs (linux/overlay.ts).
+    mountOverlaySync(`${dir}/merged`, {
+      lowerTopFirst: [`${dir}/layer-idmapped`],
+      upper: `${dir}/upper`,
+      work: `${dir}/work`,
+    });
     mountSync("tmpfs", `${dir}/tmp`, "tmpfs", "size=64k");
     try {
       await mountIdmapped(`${dir}/tmp`, `${dir}/tmp-idmapped`, userns);
