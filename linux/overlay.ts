@@ -48,15 +48,23 @@ export interface OverlayLayers {
 
 let lowerdirPlus: boolean | null = null;
 
+const EINVAL = 22;
+/** fsopen failures that say nothing about the kernel: tried again on the next call. */
+const TRANSIENT = new Set([12, /* ENOMEM */ 23, /* ENFILE */ 24 /* EMFILE */]);
+
 /**
  * Whether this kernel's overlayfs takes `lowerdir+` through fsconfig (Linux ≥ 6.8), probed
- * once per process with an fs context that is never created (nothing is mounted).
+ * once per process with an fs context that is never created (nothing is mounted). Older
+ * kernels answer EINVAL ("Unknown parameter"); no new mount API or no overlay means no.
  */
 export function overlayLowerdirPlus(): boolean {
   if (lowerdirPlus !== null) return lowerdirPlus;
   const c = libc();
   const fs = Number(c.sys_fsopen(SYS_FSOPEN, cString("overlay"), FSOPEN_CLOEXEC));
-  if (fs < 0) return lowerdirPlus = false; // no new mount API, no overlay, or no privilege
+  if (fs < 0) {
+    if (TRANSIENT.has(lastError().errno)) return false;
+    return lowerdirPlus = false;
+  }
   try {
     const r = c.sys_fsconfig(
       SYS_FSCONFIG,
@@ -66,7 +74,7 @@ export function overlayLowerdirPlus(): boolean {
       cString("/"),
       0,
     );
-    return lowerdirPlus = r === 0n;
+    return lowerdirPlus = r === 0n || lastError().errno !== EINVAL;
   } finally {
     c.close(fs);
   }
