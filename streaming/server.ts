@@ -172,8 +172,9 @@ export class StreamingServer {
         .end(body + "\n");
     };
     if (!route) return send(404, `no streaming endpoint at ${req.url}`);
-    // Consumed even though the request cannot be served: tokens are single-use.
-    if (!this.tokens.consume(route.token, route.kind)) {
+    // Only a real upgrade consumes a token: a stray GET (a probe, a link preview) must not
+    // use up the URL kubelet is about to upgrade on.
+    if (!this.tokens.has(route.token, route.kind)) {
       return send(404, "unknown, expired or already used streaming token; request a new URL");
     }
     send(400, "Upgrade request required: use SPDY/3.1 or WebSocket");

@@ -201,7 +201,8 @@ async function makeContainer(
     availableCapabilities: ownBoundingCapabilities(),
     hugetlbAvailable: ctx.hugetlb,
   });
-  await Deno.writeTextFile(`${rec.bundleDir}/config.json`, JSON.stringify(spec));
+  // 0600: the spec carries the container's environment, often secrets.
+  await Deno.writeTextFile(`${rec.bundleDir}/config.json`, JSON.stringify(spec), { mode: 0o600 });
 }
 
 /**
