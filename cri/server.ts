@@ -107,6 +107,7 @@ export class CriServer {
         upstream: internal,
         log: this.opts.log,
         onRewrite: () => rewrites.inc({}),
+        socketMode: 0o660,
       });
       try {
         await front.start();
