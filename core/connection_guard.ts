@@ -200,6 +200,8 @@ export class ListenerWatchdog {
   readonly #opts: ListenerWatchdogOptions;
   #lastAccept = Date.now();
   #probing = false;
+  /** Ends the probe in flight (its connection was accepted). */
+  #probeAccepted: (() => void) | null = null;
   #timer: ReturnType<typeof setInterval> | undefined;
   #stuckWarned = false;
 
@@ -207,6 +209,7 @@ export class ListenerWatchdog {
     this.#opts = opts;
     server.on("connection", () => {
       this.#lastAccept = Date.now();
+      this.#probeAccepted?.();
       if (this.#stuckWarned) {
         this.#stuckWarned = false;
         opts.log.info(`${opts.name}: accepting connections again`);
@@ -234,7 +237,9 @@ export class ListenerWatchdog {
       clearTimeout(timer);
       probe.destroy();
       this.#probing = false;
+      this.#probeAccepted = null;
     };
+    this.#probeAccepted = done;
     probe.on("error", (err: Error & { code?: string }) => {
       done();
       // Refused: the listener is gone (a relisten that failed); out of descriptors: wait.
