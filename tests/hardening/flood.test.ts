@@ -205,6 +205,10 @@ Deno.test({
       );
       console.log(`RSS: ${rssBefore} KiB before, ${rss} KiB after the flood`);
       const log = await s.log();
+      const recoveries = log.split("\n").filter((l) =>
+        /listening again|accepting connections/.test(l)
+      );
+      console.log(`listener recoveries:\n${recoveries.join("\n")}`);
       assert.match(log, /connections are waiting for a request/);
       assert.match(log, /out of file descriptors/);
       const warnings = log.split("\n").filter((l) => /out of file descriptors/.test(l)).length;
