@@ -11,7 +11,9 @@
  *    within 20% of the pre-flood value.
  *
  * On the code before the fix the admin listener (Deno.serve) died on EMFILE, taking the
- * process with it.
+ * process with it. A second test runs Skiff out of descriptors while new CRI connections
+ * arrive: Deno's listener then accepts nothing more, and before the fix the CRI socket
+ * stayed deaf for good.
  */
 import assert from "node:assert/strict";
 import * as net from "node:net";
@@ -33,6 +35,30 @@ function rssKiB(pid: number): number {
 
 function openFiles(pid: number): number {
   return [...Deno.readDirSync(`/proc/${pid}/fd`)].length;
+}
+
+/** A client on a connection of its own (grpc-js shares one per target otherwise). */
+function freshClient(s: TestSkiff): CriClient {
+  return new CriClient(s.socket, { "grpc.use_local_subchannel_pool": 1 });
+}
+
+async function newCriServed(s: TestSkiff): Promise<boolean> {
+  const fresh = freshClient(s);
+  try {
+    await criAnswers(fresh, "a new CRI connection", 3000);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    fresh.close();
+  }
+}
+
+function lowestFreeDescriptor(pid: number): number {
+  const used = new Set([...Deno.readDirSync(`/proc/${pid}/fd`)].map((e) => Number(e.name)));
+  let fd = 0;
+  while (used.has(fd)) fd++;
+  return fd;
 }
 
 async function setFileLimit(pid: number, n: number): Promise<void> {
@@ -74,10 +100,10 @@ class Flood {
   }
 }
 
-async function criAnswers(client: CriClient, what: string): Promise<void> {
-  const v = await client.call("Version", {}, { timeoutMs: 10_000 });
+async function criAnswers(client: CriClient, what: string, timeoutMs = 10_000): Promise<void> {
+  const v = await client.call("Version", {}, { timeoutMs });
   assert.equal(v.runtime_name, "skiff", what);
-  const pods = await client.call("ListPodSandbox", {}, { timeoutMs: 10_000 });
+  const pods = await client.call("ListPodSandbox", {}, { timeoutMs });
   assert.ok(Array.isArray(pods.items), what);
 }
 
@@ -155,7 +181,7 @@ Deno.test({
 
       await floodFor(s, 8000, async () => {
         await criAnswers(s.client, "kubelet's connection during the flood");
-        const fresh = new CriClient(s.socket);
+        const fresh = freshClient(s);
         try {
           await criAnswers(fresh, "a new CRI connection during the flood");
         } finally {
@@ -171,7 +197,7 @@ Deno.test({
         await criAnswers(s.client, "kubelet's connection at EMFILE");
         // A new CRI connection may fail while no descriptor is free; it must not break the
         // CRI socket's listener for later ones.
-        const fresh = new CriClient(s.socket);
+        const fresh = freshClient(s);
         try {
           await fresh.call("Version", {}, { timeoutMs: 1000 });
           freshAtLimit++;
@@ -186,12 +212,7 @@ Deno.test({
       // After: alive, every listener serves, memory returns.
       await eventually("admin /healthz answers after the flood", () => adminHealthy(s));
       await eventually("streaming answers after the flood", () => streamingAnswers(s));
-      const fresh = new CriClient(s.socket);
-      try {
-        await criAnswers(fresh, "a new CRI connection after the flood");
-      } finally {
-        fresh.close();
-      }
+      await eventually("a new CRI connection is served after the flood", () => newCriServed(s));
       let rss = rssKiB(pid);
       const samples: number[] = [];
       await eventually(
@@ -220,6 +241,59 @@ Deno.test({
       const state = pid ? `${openFiles(pid)} open files, RSS ${rssKiB(pid)} KiB` : "not running";
       const lines = (await s.log()).split("\n").filter((l) => !l.includes("level=debug"));
       console.error(`Skiff (${state}), its log's last lines:\n${lines.slice(-40).join("\n")}`);
+      throw err;
+    } finally {
+      await s.dispose();
+    }
+  },
+});
+
+Deno.test({
+  name: "hardening: the CRI socket accepts again after running out of descriptors",
+  ignore: missing !== null,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const s = await TestSkiff.create();
+    try {
+      await s.start();
+      const pid = s.pid!;
+      await criAnswers(s.client, "before");
+      // A few descriptors free, then idle connections take them all: new CRI connections
+      // arrive while accept fails with EMFILE.
+      const limit = lowestFreeDescriptor(pid) + 20;
+      await setFileLimit(pid, limit);
+      const flood = new Flood(s.adminPort, 200);
+      await eventually("descriptors exhausted", () => lowestFreeDescriptor(pid) >= limit, 10_000);
+      const atLimit: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const fresh = freshClient(s);
+        atLimit.push(
+          await fresh.call("Version", {}, { timeoutMs: 1000 }).then(
+            () => "served",
+            (e) => String(e),
+          ),
+        );
+        fresh.close();
+      }
+      console.log(`new CRI connections with no descriptor free: ${atLimit.join("; ")}`);
+      assert.ok(atLimit.every((r) => r !== "served"), "a descriptor was free after all");
+      await criAnswers(s.client, "kubelet's connection while out of descriptors");
+      // The idle connections go: their descriptors are free again.
+      flood.stop();
+      await eventually("a new CRI connection is served again", () => newCriServed(s), 40_000);
+      const recoveries = (await s.log()).split("\n")
+        .filter((l) => /listening again|accepting connections/.test(l));
+      console.log(`listener recoveries:\n${recoveries.join("\n")}`);
+    } catch (err) {
+      const lines = (await s.log()).split("\n").filter((l) =>
+        !l.includes("level=debug") || /CRI|authority|listen/.test(l)
+      );
+      const pid = s.pid;
+      if (pid) {
+        console.error(`fds: ${openFiles(pid)} open, lowest free ${lowestFreeDescriptor(pid)}`);
+      }
+      console.error(`Skiff's log, last lines:\n${lines.slice(-30).join("\n")}`);
       throw err;
     } finally {
       await s.dispose();
