@@ -29,6 +29,7 @@ import { maintenanceHandlers } from "./cri/handlers/maintenance.ts";
 import { imageHandlers } from "./cri/handlers/image.ts";
 import { streamingHandlers } from "./cri/handlers/streaming.ts";
 import { markAllDescriptorsCloexec } from "./linux/cloexec.ts";
+import { raiseFileLimit } from "./linux/rlimit.ts";
 import { containerMetrics, ContainerService, phaseOf } from "./runtime/container/mod.ts";
 import type { ImageUsage, PodContainers } from "./runtime/contracts.ts";
 import { ContainerEventBus } from "./runtime/events.ts";
@@ -44,7 +45,13 @@ import { observeCniCalls } from "./network/cni.ts";
 import { networkReadiness, PodCidr } from "./network/mod.ts";
 import { runtimeStreamingBackend, StreamingServer } from "./streaming/mod.ts";
 import { Store } from "./store/mod.ts";
-import { createAdminApp, FileAuditLog, loadOrCreateToken, pullProgressFrom } from "./admin/mod.ts";
+import {
+  AdminHttpServer,
+  createAdminApp,
+  FileAuditLog,
+  loadOrCreateToken,
+  pullProgressFrom,
+} from "./admin/mod.ts";
 
 export interface Daemon {
   config: Config;
@@ -131,6 +138,9 @@ async function openFoundation(
   log: Logger,
   cleanups: Cleanups,
 ): Promise<Foundation> {
+  // Every connection is a descriptor: use all the system allows (connection caps bound it).
+  const files = raiseFileLimit();
+  log.info("open files limit", { soft: files.soft, hard: files.hard });
   await Deno.mkdir(config.root_dir, { recursive: true, mode: 0o711 });
   await Deno.mkdir(config.state_dir, { recursive: true, mode: 0o711 });
   // Refuse a second Skiff before recovery could disturb the running one's pods.
@@ -246,6 +256,8 @@ async function startStreaming(
     tlsKey: cfg.tls_key ? await Deno.readTextFile(cfg.tls_key) : undefined,
     idleTimeoutMs: cfg.idle_timeout_seconds * 1000,
     streamCreationTimeoutMs: cfg.stream_creation_timeout_seconds * 1000,
+    maxPendingConnections: cfg.max_pending_connections,
+    requestHeaderTimeoutMs: cfg.request_header_timeout_seconds * 1000,
     backend: runtimeStreamingBackend({ containers: s.containers, sandboxes: s.sandboxes }),
     log: base.log.child("streaming"),
   });
@@ -336,22 +348,22 @@ async function startAdmin(
       cert: await Deno.readTextFile(config.admin.tls_cert),
       key: await Deno.readTextFile(config.admin.tls_key),
     }
-    : {};
-  const ac = new AbortController();
-  const listening = Promise.withResolvers<Deno.NetAddr>();
-  const srv = Deno.serve({
+    : undefined;
+  // node:http, not Deno.serve: connections must be counted and refused (see http_server.ts).
+  const srv = new AdminHttpServer({
     hostname: hp.hostname,
     port: hp.port,
-    signal: ac.signal,
-    onListen: (addr) => listening.resolve(addr as Deno.NetAddr),
-    ...tls,
-  }, app.fetch);
-  cleanups.push(async () => {
-    ac.abort();
-    await srv.finished.catch(() => {});
+    tls,
+    fetch: app.fetch,
+    maxPendingConnections: config.admin.max_pending_connections,
+    requestHeaderTimeoutMs: config.admin.request_header_timeout_seconds * 1000,
+    log: log.child("admin"),
   });
-  const addr = await listening.promise;
-  const address = `${addr.hostname}:${addr.port}`;
+  const addr = await srv.start();
+  cleanups.push(() => srv.stop());
+  const address = addr.hostname.includes(":")
+    ? `[${addr.hostname}]:${addr.port}`
+    : `${addr.hostname}:${addr.port}`;
   log.info("admin API listening", { address });
   return address;
 }
@@ -362,7 +374,13 @@ async function startAdmin(
  */
 function startCloexecSweep(cleanups: Cleanups): void {
   markAllDescriptorsCloexec();
-  const sweep = setInterval(markAllDescriptorsCloexec, 2000);
+  const sweep = setInterval(() => {
+    try {
+      markAllDescriptorsCloexec();
+    } catch {
+      // Out of descriptors (listing /proc/self/fd needs one): the next sweep catches up.
+    }
+  }, 2000);
   Deno.unrefTimer(sweep);
   cleanups.push(() => clearInterval(sweep));
 }

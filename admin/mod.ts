@@ -11,3 +11,4 @@ export { type AuditEntry, type AuditSink, FileAuditLog } from "./audit.ts";
 export { LocalCri } from "./local_cri.ts";
 export { type ActivePulls, pullProgressFrom } from "./pull_progress.ts";
 export { loadOrCreateToken } from "./token.ts";
+export { type AdminEnv, AdminHttpServer } from "./http_server.ts";

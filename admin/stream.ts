@@ -11,7 +11,8 @@ export type Write = (text: string) => Promise<void>;
 
 /**
  * A signal that aborts when the HTTP client disconnects before the response is delivered.
- * Under Deno.serve it comes from the handler info's `completed` promise, because touching
+ * Under the admin listener (AdminEnv) and Deno.serve (its handler info) it comes from the
+ * `completed` promise, because under Deno.serve touching
  * `request.signal` there opts into a legacy mode that also aborts after every successful
  * response (and prints a warning into Skiff's log). Elsewhere (app.request() in tests)
  * the request's own signal is the only one there is.

@@ -137,6 +137,8 @@ export function relay(client: WebSocket, up: Upstream, log?: Logger): void {
     closeBoth(e.code === 1005 || e.code === 1006 ? 1000 : e.code, e.reason);
   };
   client.onclose = () => closeBoth();
+  // A socket accepted by the admin listener's `ws` is open already (Deno's opens later).
+  if (client.readyState === WebSocket.OPEN) client.onopen?.(new Event("open"));
   // The upstream may have finished before the relay took over (a short command).
   if (upstream.readyState === WebSocket.CLOSED || upstream.readyState === WebSocket.CLOSING) {
     upstream.onclose?.(new CloseEvent("close", { code: 1000 }));

@@ -5,6 +5,8 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { dirname } from "node:path";
+import type { Server as NetServer } from "node:net";
+import { ListenerWatchdog } from "../core/connection_guard.ts";
 import { FailedPreconditionError, UnimplementedError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import type { MetricsRegistry } from "../core/metrics.ts";
@@ -44,6 +46,7 @@ const QUIET = /^(Version|Status|List|.*Status$|ImageFsInfo|.*Stats$|RuntimeConfi
 export class CriServer {
   private server?: grpc.Server;
   private front?: AuthorityFront;
+  private watchdogs: ListenerWatchdog[] = [];
   private inflight = new Set<AbortController>();
   private readonly requests;
   private readonly latency;
@@ -96,6 +99,7 @@ export class CriServer {
       });
     });
     this.server = server;
+    this.watchListeners(server, bindPath, internal ? 0o600 : 0o660);
     if (internal) {
       await Deno.chmod(internal, 0o600);
       const rewrites = this.opts.metrics.counter(
@@ -107,6 +111,7 @@ export class CriServer {
         upstream: internal,
         log: this.opts.log,
         onRewrite: () => rewrites.inc({}),
+        socketMode: 0o660,
       });
       try {
         await front.start();
@@ -130,6 +135,7 @@ export class CriServer {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
+    for (const w of this.watchdogs.splice(0)) w.stop();
     const front = this.front;
     this.front = undefined;
     front?.stopAccepting();
@@ -150,6 +156,33 @@ export class CriServer {
     front?.closeConnections();
     await Deno.remove(this.opts.socket).catch(() => {});
     if (this.opts.internalSocket) await Deno.remove(this.opts.internalSocket).catch(() => {});
+  }
+
+  /**
+   * Deno's node:net listeners accept nothing more once accept failed with EMFILE (see
+   * core/connection_guard.ts); grpc-js's own are watched too. They are reached through
+   * grpc-js's `http2Servers` field: in a version without it, they go unwatched.
+   */
+  private watchListeners(server: grpc.Server, path: string, mode: number): void {
+    const listeners = (server as unknown as { http2Servers?: unknown }).http2Servers;
+    if (!(listeners instanceof Map)) {
+      this.opts.log.debug("grpc-js listeners not reachable; not watched");
+      return;
+    }
+    for (const listener of listeners.keys() as IterableIterator<NetServer>) {
+      this.watchdogs.push(
+        new ListenerWatchdog(listener, {
+          name: "CRI gRPC listener",
+          intervalMs: 5000,
+          log: this.opts.log,
+          target: () => ({ path }),
+          relisten: () => {
+            listener.close();
+            listener.listen(path, () => Deno.chmod(path, mode).catch(() => {}));
+          },
+        }),
+      );
+    }
   }
 
   private begin(method: CriMethod, call: CallLike) {

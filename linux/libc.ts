@@ -59,6 +59,11 @@ const SYMBOLS = {
   sys_fsmount: { name: "syscall", parameters: ["i64", "i32", "u32", "u32"], result: "i64" },
   // a synchronous read(2) of an fs context's message log (short, never blocks)
   read_now: { name: "read", parameters: ["i32", "buffer", "usize"], result: "isize" },
+  // resource limits
+  getrlimit: { parameters: ["i32", "buffer"], result: "i32" },
+  setrlimit: { parameters: ["i32", "buffer"], result: "i32" },
+  // memory
+  malloc_trim: { parameters: ["usize"], result: "i32" },
 } as const;
 
 export type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];

@@ -20,8 +20,56 @@ import type { CommandStreams } from "./contracts.ts";
 import type { ContainerForStreaming } from "./contracts.ts";
 import { Pty } from "../linux/pty.ts";
 
-/** Cap on each of ExecSync's stdout and stderr, as containerd (16 MiB). */
-export const EXEC_SYNC_OUTPUT_LIMIT = 16 * 1024 * 1024;
+/**
+ * Cap on ExecSync's stdout and stderr together. CRI-O caps exec-sync output at 16 MiB
+ * (`maxExecSyncSize`, conmon's `--log-global-size-max`), which is also gRPC's default
+ * message limit, so a reply carrying a full 16 MiB cannot be sent at all. Skiff keeps 64 KiB
+ * below it for the reply's framing: output past the cap is read and dropped, and the reply
+ * carries what was kept with the command's real exit code.
+ */
+export const EXEC_SYNC_OUTPUT_LIMIT = 16 * 1024 * 1024 - 64 * 1024;
+
+/**
+ * Limits on an exec's command (ExecSync and Exec), checked before anything runs: the kernel
+ * refuses an argument over 128 KiB (MAX_ARG_STRLEN) and all of them past ARG_MAX (2 MiB
+ * with the default stack, shared with the environment), failing late and obscurely
+ * ("Argument list too long"); probes and `kubectl exec` need far less.
+ */
+export const EXEC_COMMAND_LIMITS = {
+  maxArgs: 4096,
+  maxArgBytes: 128 * 1024 - 1,
+  maxTotalBytes: 256 * 1024,
+} as const;
+
+/** Refuses a command past EXEC_COMMAND_LIMITS or with a NUL byte (execve cannot pass one). */
+export function validateExecCommand(cmd: readonly string[]): void {
+  if (!cmd.length || !cmd[0]) throw new InvalidArgumentError("exec needs a command (cmd is empty)");
+  const { maxArgs, maxArgBytes, maxTotalBytes } = EXEC_COMMAND_LIMITS;
+  if (cmd.length > maxArgs) {
+    throw new InvalidArgumentError(
+      `cmd has ${cmd.length} arguments; at most ${maxArgs} are allowed`,
+    );
+  }
+  const encoder = new TextEncoder();
+  let total = 0;
+  for (const [i, arg] of cmd.entries()) {
+    const bytes = encoder.encode(arg).length;
+    if (bytes > maxArgBytes) {
+      throw new InvalidArgumentError(
+        `cmd argument ${i} is ${bytes} bytes; at most ${maxArgBytes} bytes per argument are allowed`,
+      );
+    }
+    if (arg.includes("\0")) {
+      throw new InvalidArgumentError(`cmd argument ${i} contains a NUL byte`);
+    }
+    total += bytes + 1;
+  }
+  if (total > maxTotalBytes) {
+    throw new InvalidArgumentError(
+      `cmd is ${total} bytes in all; at most ${maxTotalBytes} bytes are allowed`,
+    );
+  }
+}
 
 export interface ExecSyncResult {
   stdout: Uint8Array;
@@ -36,7 +84,7 @@ export function runtimeExecArgv(
   pidFile: string,
   tty = false,
 ): string[] {
-  if (!cmd.length || !cmd[0]) throw new InvalidArgumentError("exec needs a command (cmd is empty)");
+  validateExecCommand(cmd);
   return [
     c.runtimeBinary,
     "--root",
@@ -63,15 +111,22 @@ export function requireRunning(c: ContainerForStreaming | undefined, id: string)
   return c;
 }
 
-/** Reads a stream fully, keeping at most `limit` bytes (the rest is drained and dropped). */
-async function collect(stream: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array> {
+/**
+ * Reads a stream fully, keeping what fits in `budget` (shared by stdout and stderr, taken
+ * as the bytes arrive); the rest is drained and dropped.
+ */
+async function collect(
+  stream: ReadableStream<Uint8Array>,
+  budget: { left: number },
+): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   let kept = 0;
   for await (const chunk of stream) {
-    if (kept >= limit) continue;
-    const part = chunk.subarray(0, limit - kept);
+    if (budget.left <= 0) continue;
+    const part = chunk.subarray(0, budget.left);
     parts.push(part);
     kept += part.length;
+    budget.left -= part.length;
   }
   const out = new Uint8Array(kept);
   let off = 0;
@@ -116,7 +171,8 @@ export function execSync(
   timeoutMs: number,
   opts: { outputLimit?: number; signal?: AbortSignal } = {},
 ): Promise<ExecSyncResult> {
-  const outputLimit = opts.outputLimit ?? EXEC_SYNC_OUTPUT_LIMIT;
+  const budget = { left: opts.outputLimit ?? EXEC_SYNC_OUTPUT_LIMIT };
+  validateExecCommand(cmd);
   return withExecDir(async (dir) => {
     const pidFile = `${dir}/pid`;
     const [bin, ...args] = runtimeExecArgv(c, cmd, pidFile);
@@ -138,8 +194,8 @@ export function execSync(
     opts.signal?.addEventListener("abort", onAbort, { once: true });
     try {
       const [stdout, stderr, status] = await Promise.all([
-        collect(child.stdout, outputLimit),
-        collect(child.stderr, outputLimit),
+        collect(child.stdout, budget),
+        collect(child.stderr, budget),
         child.status,
       ]);
       if (timedOut) {

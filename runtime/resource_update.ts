@@ -69,7 +69,7 @@ export async function applyResources(
   spec.linux ??= {};
   spec.linux.resources = mergeResources(spec.linux.resources, resources);
   const tmp = `${specPath}.tmp`;
-  await Deno.writeTextFile(tmp, JSON.stringify(spec));
+  await Deno.writeTextFile(tmp, JSON.stringify(spec), { mode: 0o600 });
   await Deno.rename(tmp, specPath);
 }
 

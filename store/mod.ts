@@ -8,7 +8,7 @@
  */
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import { dirname } from "node:path";
-import { mkdirSync } from "node:fs";
+import { chmodSync, closeSync, mkdirSync, openSync } from "node:fs";
 
 /** Schema migrations, applied in order; index + 1 is the schema version. */
 export const MIGRATIONS: readonly string[] = [
@@ -23,14 +23,34 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX records_secondary ON records (collection, secondary) WHERE secondary IS NOT NULL`,
 ];
 
+/** The database file, made 0600 before SQLite opens it (its dir 0700): records hold env. */
+function createPrivately(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  closeSync(openSync(path, "a", 0o600));
+  chmodSync(path, 0o600);
+}
+
+function privateFiles(path: string): void {
+  for (const f of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      chmodSync(f, 0o600);
+    } catch {
+      // -wal/-shm exist only while the database is open in WAL mode
+    }
+  }
+}
+
 export class Store {
   readonly db: DatabaseSync;
   private depth = 0;
 
   constructor(readonly path: string) {
-    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    if (path !== ":memory:") createPrivately(path);
     this.db = new DatabaseSync(path);
     this.db.exec("PRAGMA journal_mode = WAL");
+    // SQLite gives -wal and -shm the database file's mode; files left by an older Skiff
+    // (made 0644) are narrowed here.
+    if (path !== ":memory:") privateFiles(path);
     // FULL: a committed transaction survives power loss, not only a process crash.
     this.db.exec("PRAGMA synchronous = FULL");
     this.db.exec("PRAGMA busy_timeout = 5000");

@@ -14,6 +14,8 @@ import * as https from "node:https";
 import type { Duplex } from "node:stream";
 import type { AddressInfo } from "node:net";
 import { WebSocketServer } from "ws";
+import { ConnectionGuard } from "../core/connection_guard.ts";
+import { trimFreeMemory } from "../linux/malloc.ts";
 import { errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import { RstStatus, SpdySession, type SpdyStream } from "./spdy.ts";
@@ -48,6 +50,10 @@ export interface StreamingServerOptions {
   idleTimeoutMs: number;
   /** Time the client has to open its streams after the upgrade. */
   streamCreationTimeoutMs: number;
+  /** Connections without a complete request yet, at most (more are closed). */
+  maxPendingConnections?: number;
+  /** Close a connection that has not sent a complete request within this. */
+  requestHeaderTimeoutMs?: number;
   backend: StreamingBackend;
   log: Logger;
   tokens?: TokenStore;
@@ -81,6 +87,7 @@ export class StreamingServer {
     perMessageDeflate: false,
     handleProtocols: (_offered, req) => this.#wsProtocol.get(req) ?? false,
   });
+  readonly #guard: ConnectionGuard;
   #server: http.Server | null = null;
   #address = "";
   #scheme = "http";
@@ -89,6 +96,13 @@ export class StreamingServer {
     this.#opts = opts;
     this.#log = opts.log;
     this.tokens = opts.tokens ?? new TokenStore();
+    this.#guard = new ConnectionGuard({
+      name: "streaming",
+      maxPending: opts.maxPendingConnections ?? 1024,
+      headerTimeoutMs: opts.requestHeaderTimeoutMs ?? 5000,
+      log: opts.log,
+      afterBurst: trimFreeMemory,
+    });
   }
 
   /** Open client connections (upgraded or not). */
@@ -117,19 +131,19 @@ export class StreamingServer {
       socket.on("close", () => this.#sockets.delete(socket));
     });
     await new Promise<void>((resolve, reject) => {
-      server.once("error", (err: Error) =>
+      const onListenError = (err: Error) =>
         reject(
           new Error(
             `the streaming server cannot listen on ${this.#opts.address}: ${err.message}; ` +
               "set [streaming] address to a free host:port (port 0 picks one)",
             { cause: err },
           ),
-        ));
+        );
+      server.once("error", onListenError);
       server.listen(Number(m[2]), host, () => {
-        server.removeAllListeners("error");
-        server.on("error", (err: Error) => {
-          this.#log.warn("streaming server error", { error: err.message });
-        });
+        // From here on the guard's handler logs accept errors (EMFILE once) and goes on.
+        server.removeListener("error", onListenError);
+        this.#guard.attach(server);
         resolve();
       });
     });
@@ -147,6 +161,7 @@ export class StreamingServer {
     const server = this.#server;
     if (!server) return;
     this.#server = null;
+    this.#guard.close();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     for (const s of this.#sockets) s.destroy();
     this.#sockets.clear();
@@ -166,20 +181,23 @@ export class StreamingServer {
   }
 
   #onPlainRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    this.#guard.admit(req.socket);
     const route = this.#route(req.url);
     const send = (status: number, body: string) => {
       res.writeHead(status, { "content-type": "text/plain; charset=utf-8", connection: "close" })
         .end(body + "\n");
     };
     if (!route) return send(404, `no streaming endpoint at ${req.url}`);
-    // Consumed even though the request cannot be served: tokens are single-use.
-    if (!this.tokens.consume(route.token, route.kind)) {
+    // Only a real upgrade consumes a token: a stray GET (a probe, a link preview) must not
+    // use up the URL kubelet is about to upgrade on.
+    if (!this.tokens.has(route.token, route.kind)) {
       return send(404, "unknown, expired or already used streaming token; request a new URL");
     }
     send(400, "Upgrade request required: use SPDY/3.1 or WebSocket");
   }
 
   #onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Uint8Array): void {
+    this.#guard.admit(socket);
     this.#sockets.add(socket);
     socket.on("close", () => this.#sockets.delete(socket));
     socket.on("error", () => {});

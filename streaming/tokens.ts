@@ -58,6 +58,12 @@ export class TokenStore {
     return e.request;
   }
 
+  /** Whether `token` would be consumed for `kind`, without taking it out. */
+  has(token: string, kind: StreamingRequest["kind"]): boolean {
+    const e = this.#entries.get(token);
+    return e !== undefined && e.expiresAt > this.#now() && e.request.kind === kind;
+  }
+
   #evictExpired(): void {
     const now = this.#now();
     for (const [t, e] of this.#entries) if (e.expiresAt <= now) this.#entries.delete(t);

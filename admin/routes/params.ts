@@ -66,7 +66,7 @@ export async function jsonBody<T>(c: Context): Promise<T> {
   }
 }
 
-/** The peer's address: under Deno.serve, Hono's env is the ServeHandlerInfo. */
+/** The peer's address: Hono's env is an AdminEnv (or Deno.serve's ServeHandlerInfo). */
 export function remoteOf(c: Context): string {
   const addr = (c.env as { remoteAddr?: Deno.NetAddr } | undefined)?.remoteAddr;
   return addr ? `${addr.hostname}:${addr.port}` : "unknown";

@@ -18,11 +18,10 @@ import {
 } from "../ws.ts";
 import type { ApiDeps } from "./deps.ts";
 import { audited } from "./params.ts";
+import { acceptWebSocket } from "../http_server.ts";
 
 function upgrade(c: Context, protocol: string, upstream: Upstream, log?: Logger): Response {
-  const { socket, response } = Deno.upgradeWebSocket(c.req.raw, { protocol });
-  relay(socket, upstream, log);
-  return response;
+  return acceptWebSocket(c, protocol, (socket) => relay(socket, upstream, log));
 }
 
 /** `?ports=` as the apiserver's portforward subresource takes it; `?port=` as kubelet's leg. */

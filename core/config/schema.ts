@@ -171,6 +171,18 @@ export const CONFIG_SCHEMA = {
           min: 1,
           doc: "time the client has to open its streams",
         },
+        max_pending_connections: {
+          type: "int",
+          default: 1024,
+          min: 1,
+          doc: "connections that have not completed a request yet, at most; more are closed",
+        },
+        request_header_timeout_seconds: {
+          type: "int",
+          default: 5,
+          min: 1,
+          doc: "close a connection that has not sent a complete request within this",
+        },
       },
     },
     admin: {
@@ -198,6 +210,18 @@ export const CONFIG_SCHEMA = {
           type: "string",
           default: "",
           doc: "exec/attach/port-forward audit log; empty = <root_dir>/audit.log",
+        },
+        max_pending_connections: {
+          type: "int",
+          default: 1024,
+          min: 1,
+          doc: "connections that have not completed a request yet, at most; more are closed",
+        },
+        request_header_timeout_seconds: {
+          type: "int",
+          default: 5,
+          min: 1,
+          doc: "close a connection that has not sent a complete request within this",
         },
       },
     },

@@ -17,6 +17,7 @@
  * The gRPC server listens on an internal socket (mode 0600) that only the front dials.
  */
 import net from "node:net";
+import { ListenerWatchdog } from "../../core/connection_guard.ts";
 import type { Logger } from "../../core/log.ts";
 import { encodeWithoutIndexing, type HeaderField, HpackDecoder } from "./hpack.ts";
 
@@ -265,6 +266,8 @@ export interface AuthorityFrontOptions {
   log: Logger;
   /** Called once per rewritten `:authority` (for the metrics). */
   onRewrite?: () => void;
+  /** The public socket's mode, set again when the watchdog re-creates it. */
+  socketMode?: number;
 }
 
 /**
@@ -320,6 +323,7 @@ export class ServerGoawayFilter {
 
 export class AuthorityFront {
   private server?: net.Server;
+  private watchdog?: ListenerWatchdog;
   private readonly sockets = new Set<net.Socket>();
   private nextId = 0;
 
@@ -345,6 +349,20 @@ export class AuthorityFront {
       (err) => this.opts.log.error("authority front: server error", { error: err }),
     );
     this.server = server;
+    // Deno's node:net listener accepts nothing more once accept failed with EMFILE.
+    const { socket, socketMode } = this.opts;
+    this.watchdog = new ListenerWatchdog(server, {
+      name: "CRI socket",
+      intervalMs: 5000,
+      log: this.opts.log,
+      target: () => ({ path: socket }),
+      relisten: () => {
+        server.close();
+        server.listen(socket, () => {
+          if (socketMode !== undefined) Deno.chmod(socket, socketMode).catch(() => {});
+        });
+      },
+    });
   }
 
   /**
@@ -356,6 +374,7 @@ export class AuthorityFront {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
+    this.watchdog?.stop();
     server.close();
   }
 

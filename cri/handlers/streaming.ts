@@ -1,7 +1,7 @@
 /** ExecSync, Exec, Attach, PortForward: validate, then run (ExecSync) or hand out a URL. */
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from "../../core/errors.ts";
 import type { ContainerLookup, SandboxProvider } from "../../runtime/contracts.ts";
-import { execSync, requireRunning } from "../../runtime/exec.ts";
+import { execSync, requireRunning, validateExecCommand } from "../../runtime/exec.ts";
 import type { StreamingServer } from "../../streaming/server.ts";
 import type { CriHandlers } from "../handler.ts";
 
@@ -15,6 +15,7 @@ function requireCmd(cmd: string[] | undefined): string[] {
   if (!cmd?.length || !cmd[0]) {
     throw new InvalidArgumentError("cmd is empty; give a command to run");
   }
+  validateExecCommand(cmd);
   return cmd;
 }
 

@@ -206,7 +206,8 @@ async function makeContainer(
     hugetlbAvailable: ctx.hugetlb,
   });
   if (idmap) await idmapBindMounts(spec, rec.bundleDir, idmap.usernsPath, ctx.log);
-  await Deno.writeTextFile(`${rec.bundleDir}/config.json`, JSON.stringify(spec));
+  // 0600: the spec carries the container's environment, often secrets.
+  await Deno.writeTextFile(`${rec.bundleDir}/config.json`, JSON.stringify(spec), { mode: 0o600 });
 }
 
 /**

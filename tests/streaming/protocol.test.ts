@@ -186,10 +186,14 @@ t("tokens: reused, unknown and expired tokens get 404; wrong protocol 403", asyn
     ]);
     assert.equal(badProto.result.httpStatus, 403);
     assert.match(badProto.result.body, /unable to negotiate protocol/);
-    // A plain GET is told to upgrade (and the token is spent).
-    const plain = await fetch(execUrl(s, ["true"]));
+    // A plain GET is told to upgrade; only a real upgrade spends the token.
+    const kept = execUrl(s, ["true"]);
+    const plain = await fetch(kept);
     assert.equal(plain.status, 400);
     assert.match(await plain.text(), /Upgrade request required/);
+    assert.equal(tokens.size, 1);
+    const upgraded = await runGoClient("spdy-exec", kept, ["-stdout", "-stderr"]);
+    assert.equal(upgraded.result.httpStatus, 101);
     assert.equal(tokens.size, 0);
   }, { tokens });
 });
