@@ -14,6 +14,7 @@ import {
 } from "../core/errors.ts";
 import { logger } from "../core/log.ts";
 import { listCniConfigFiles } from "./readiness.ts";
+import { newSessionCommand } from "../linux/session.ts";
 
 const log = logger("cni");
 
@@ -441,15 +442,18 @@ async function runPlugin(
   let timedOut = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    const child = new Deno.Command(p.path, {
+    // Its own session and process group, so a timeout kills whatever it spawned too (a
+    // child still holding stdout would otherwise keep the call hanging); through setsid(1),
+    // as `detached` would fork the whole daemon (see linux/session.ts).
+    const session = newSessionCommand(p.path, []);
+    const child = new Deno.Command(session.program, {
+      args: session.args,
       env: p.env,
       clearEnv: true,
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
-      // Its own process group, so a timeout kills whatever it spawned too (a child still
-      // holding stdout would otherwise keep the call hanging).
-      detached: true,
+      detached: session.detached,
     }).spawn();
     timer = setTimeout(() => {
       timedOut = true;
