@@ -4,7 +4,8 @@
  *
  *   deno run --allow-all bench/compare.ts            # full counts (~1.5 min on 2 cores)
  *   deno run --allow-all bench/compare.ts --quick    # small counts, a smoke run (~15 s)
- *   options: --only skiff|containerd (one side, no ratios), --out DIR (default bench/results)
+ *   options: --only skiff|containerd (one side, no ratios), --out DIR (default bench/results),
+ *   --phases a,b (only those; see PHASES), --skiff-v8-flags F (DENO_V8_FLAGS for Skiff's daemon)
  *
  * Both runtimes use runc with cgroupfs, the same bridge + host-local + portmap conflist (each
  * with its own bridge name and subnet), and one local registry (Debian's docker-registry on
@@ -72,6 +73,7 @@ const { values } = parseArgs({
     only: { type: "string" },
     out: { type: "string", default: new URL("./results", import.meta.url).pathname },
     phases: { type: "string", default: PHASES.join(",") },
+    "skiff-v8-flags": { type: "string" },
   },
 });
 const SELECTED = new Set(values.phases!.split(",").map((p) => p.trim()).filter(Boolean));
@@ -322,7 +324,11 @@ async function mixPhases(
 }
 
 async function startSkiff(registry: TestRegistry): Promise<RuntimeUnderTest> {
-  const s = await TestSkiff.create({ bridge: true });
+  const v8Flags = values["skiff-v8-flags"];
+  const s = await TestSkiff.create({
+    bridge: true,
+    ...(v8Flags ? { env: { DENO_V8_FLAGS: v8Flags } } : {}),
+  });
   cleanups.push(() => s.dispose());
   addLeakChecks(s.dir, s.bridgeName);
   // containerd logs at info: so does Skiff here (the test helper's default is debug).
