@@ -211,6 +211,12 @@ export function textTable(res: BenchResult): string {
   ].join("\n");
 }
 
+function mixErrors(res: BenchResult): string {
+  return Object.entries(res.runtimes)
+    .map(([name, r]) => `${name} ${r?.mix?.errors.length ?? "–"}`)
+    .join(", ");
+}
+
 export function markdownTable(res: BenchResult): string {
   const m = res.machine;
   const c = res.counts;
@@ -223,7 +229,11 @@ export function markdownTable(res: BenchResult): string {
     `Ratio below 1: Skiff took less time or memory. ${c.sequential} sequential pods, ` +
     `${c.concurrentRounds} x ${c.concurrentWidth} concurrent, ${c.pulls} fresh pull(s) of a ` +
     `${res.multiLayerImage.layers}-layer ${(res.multiLayerImage.bytes / 1048576).toFixed(1)} MiB ` +
-    `image, ${c.listCalls} ListContainers calls, memory at 0 and ${c.memoryPods} running pods` +
+    `image, ${c.listCalls} ListContainers calls, memory at 0 and ${c.memoryPods} running pods; ` +
+    `${c.mixRounds} round(s) of the ${c.mixExec + c.mixChurn + c.mixReads}-call mix ` +
+    `(${c.mixExec} ExecSync, ${c.mixChurn} RunPodSandbox+StopPodSandbox, ${c.mixReads} reads on ` +
+    `${c.mixPods} pods; errors: ${mixErrors(res)}), ${c.idlePods} idle pods polled for ` +
+    `${c.idleSeconds} s, memory after ${c.footprintCycle} pods created and removed` +
     (res.seconds ? `; ${res.seconds} s in all.` : "."),
     "",
     `Machine (${m.date}): ${m.cpuModel}, ${m.cpus} CPUs, ${m.memTotalMiB} MiB RAM, ` +
