@@ -15,6 +15,7 @@ import {
 import { logger } from "../core/log.ts";
 import { listCniConfigFiles } from "./readiness.ts";
 import { newSessionCommand } from "../linux/session.ts";
+import { Semaphore } from "../core/semaphore.ts";
 
 const log = logger("cni");
 
@@ -433,7 +434,23 @@ function pluginStdin(
 }
 
 /** Runs the plugin binary, killing its whole process group after `timeoutMs`. */
-async function runPlugin(
+/**
+ * CNI plugins running at once (every pod of a burst runs 2–3 of them, each a Go program
+ * that is a burst of CPU): more wait their turn, so that twenty pods starting together
+ * do not crowd out the daemon's own thread and every call behind it. The timeout counts
+ * from a plugin's start.
+ */
+export const CNI_PLUGIN_CONCURRENCY = Math.max(2, 2 * (navigator.hardwareConcurrency || 1));
+const pluginSlots = new Semaphore(CNI_PLUGIN_CONCURRENCY);
+
+function runPlugin(
+  call: PluginCall,
+  p: { path: string; env: Record<string, string>; stdin: string; timeoutMs: number },
+): Promise<PluginRun> {
+  return pluginSlots.run(() => runPluginNow(call, p));
+}
+
+async function runPluginNow(
   call: PluginCall,
   p: { path: string; env: Record<string, string>; stdin: string; timeoutMs: number },
 ): Promise<PluginRun> {
