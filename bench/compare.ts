@@ -5,7 +5,8 @@
  *   deno run --allow-all bench/compare.ts            # full counts (~1.5 min on 2 cores)
  *   deno run --allow-all bench/compare.ts --quick    # small counts, a smoke run (~15 s)
  *   options: --only skiff|containerd (one side, no ratios), --out DIR (default bench/results),
- *   --phases a,b (only those; see PHASES), --skiff-v8-flags F (DENO_V8_FLAGS for Skiff's daemon)
+ *   --phases a,b (only those; see PHASES), --skiff-v8-flags F (DENO_V8_FLAGS for Skiff's daemon),
+ *   --skiff-env K=V (repeatable: more environment for Skiff's daemon, e.g. MALLOC_ARENA_MAX=2)
  *
  * Both runtimes use runc with cgroupfs, the same bridge + host-local + portmap conflist (each
  * with its own bridge name and subnet), and one local registry (Debian's docker-registry on
@@ -74,6 +75,7 @@ const { values } = parseArgs({
     out: { type: "string", default: new URL("./results", import.meta.url).pathname },
     phases: { type: "string", default: PHASES.join(",") },
     "skiff-v8-flags": { type: "string" },
+    "skiff-env": { type: "string", multiple: true },
   },
 });
 const SELECTED = new Set(values.phases!.split(",").map((p) => p.trim()).filter(Boolean));
@@ -324,11 +326,13 @@ async function mixPhases(
 }
 
 async function startSkiff(registry: TestRegistry): Promise<RuntimeUnderTest> {
-  const v8Flags = values["skiff-v8-flags"];
-  const s = await TestSkiff.create({
-    bridge: true,
-    ...(v8Flags ? { env: { DENO_V8_FLAGS: v8Flags } } : {}),
-  });
+  const env: Record<string, string> = {};
+  if (values["skiff-v8-flags"]) env.DENO_V8_FLAGS = values["skiff-v8-flags"];
+  for (const kv of values["skiff-env"] ?? []) {
+    const eq = kv.indexOf("=");
+    if (eq > 0) env[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
+  const s = await TestSkiff.create({ bridge: true, ...(Object.keys(env).length ? { env } : {}) });
   cleanups.push(() => s.dispose());
   addLeakChecks(s.dir, s.bridgeName);
   // containerd logs at info: so does Skiff here (the test helper's default is debug).

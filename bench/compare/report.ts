@@ -65,11 +65,6 @@ function loadRows(res: BenchResult): Row[] {
       });
     }
   }
-  out.push({
-    measure: `${mixCalls}-call mix: errors`,
-    unit: "",
-    value: (r) => r.mix.errors.length,
-  });
   const idle = `idle, ${c.idlePods} pods polled ${c.idleSeconds} s`;
   out.push(
     { measure: `${idle}: daemon CPU`, unit: "s", value: (r) => r.idle.daemonCpuSeconds },
