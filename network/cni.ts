@@ -14,8 +14,7 @@ import {
 } from "../core/errors.ts";
 import { logger } from "../core/log.ts";
 import { listCniConfigFiles } from "./readiness.ts";
-import { newSessionCommand } from "../linux/session.ts";
-import { Semaphore } from "../core/semaphore.ts";
+import { type PluginRun, runPlugin } from "./cni_exec.ts";
 
 const log = logger("cni");
 
@@ -369,20 +368,31 @@ export class CniRuntime {
     prevResult: CniResult | undefined,
   ): Promise<CniResult> {
     const call: PluginCall = { plugin: plugin.type, command, network: net.name };
-    const run = await runPlugin(call, {
-      path: findPlugin(plugin.type, this.opts.binDirs),
-      env: {
-        CNI_COMMAND: command,
-        CNI_CONTAINERID: a.containerId,
-        CNI_NETNS: a.netnsPath,
-        CNI_IFNAME: a.ifName,
-        CNI_ARGS: a.args.map(([k, v]) => `${k}=${v}`).join(";"),
-        CNI_PATH: this.opts.binDirs.join(":"),
-        PATH: Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin",
-      },
-      stdin: JSON.stringify(pluginStdin(net, plugin, a, prevResult)),
-      timeoutMs: this.opts.timeoutMs,
-    });
+    const path = findPlugin(plugin.type, this.opts.binDirs);
+    let run: PluginRun;
+    try {
+      run = await runPlugin({
+        path,
+        env: {
+          CNI_COMMAND: command,
+          CNI_CONTAINERID: a.containerId,
+          CNI_NETNS: a.netnsPath,
+          CNI_IFNAME: a.ifName,
+          CNI_ARGS: a.args.map(([k, v]) => `${k}=${v}`).join(";"),
+          CNI_PATH: this.opts.binDirs.join(":"),
+          PATH: Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin",
+        },
+        stdin: JSON.stringify(pluginStdin(net, plugin, a, prevResult)),
+        timeoutMs: this.opts.timeoutMs,
+      });
+    } catch (err) {
+      throw new CniPluginError(
+        call.plugin,
+        call.command,
+        null,
+        `CNI plugin ${call.plugin} ${call.command} could not run: ${(err as Error).message}`,
+      );
+    }
     checkPluginExit(call, run, this.opts.timeoutMs);
     log.debug("CNI plugin ran", {
       plugin: plugin.type,
@@ -400,14 +410,6 @@ interface PluginCall {
   plugin: string;
   command: "ADD" | "CHECK" | "DEL";
   network: string;
-}
-
-interface PluginRun {
-  out: Deno.CommandOutput;
-  stdout: string;
-  stderr: string;
-  timedOut: boolean;
-  elapsedMs: number;
 }
 
 /** The network config a plugin reads on stdin (CNI spec: the plugin's conf in the list). */
@@ -431,115 +433,6 @@ function pluginStdin(
   if (Object.keys(runtimeConfig).length) stdinConf.runtimeConfig = runtimeConfig;
   if (prevResult) stdinConf.prevResult = prevResult;
   return stdinConf;
-}
-
-/** Runs the plugin binary, killing its whole process group after `timeoutMs`. */
-/** A plugin's stdout or stderr kept (results are a few KiB; the rest is drained). */
-const PLUGIN_OUTPUT_LIMIT = 1 << 20;
-
-async function readCapped(
-  stream: ReadableStream<Uint8Array>,
-  limit: number,
-): Promise<Uint8Array<ArrayBuffer>> {
-  const parts: Uint8Array[] = [];
-  let kept = 0;
-  for await (const chunk of stream) {
-    if (kept >= limit) continue;
-    const part = chunk.subarray(0, limit - kept);
-    parts.push(part);
-    kept += part.length;
-  }
-  const out = new Uint8Array(kept);
-  let off = 0;
-  for (const part of parts) {
-    out.set(part, off);
-    off += part.length;
-  }
-  return out;
-}
-
-/**
- * CNI plugins running at once (every pod of a burst runs 2–3 of them, each a Go program
- * that is a burst of CPU): more wait their turn, so that twenty pods starting together
- * do not crowd out the daemon's own thread and every call behind it. The timeout counts
- * from a plugin's start.
- */
-export const CNI_PLUGIN_CONCURRENCY = Math.max(2, 2 * (navigator.hardwareConcurrency || 1));
-const pluginSlots = new Semaphore(CNI_PLUGIN_CONCURRENCY);
-
-function runPlugin(
-  call: PluginCall,
-  p: { path: string; env: Record<string, string>; stdin: string; timeoutMs: number },
-): Promise<PluginRun> {
-  return pluginSlots.run(() => runPluginNow(call, p));
-}
-
-async function runPluginNow(
-  call: PluginCall,
-  p: { path: string; env: Record<string, string>; stdin: string; timeoutMs: number },
-): Promise<PluginRun> {
-  const started = performance.now();
-  let out: Deno.CommandOutput;
-  let timedOut = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    // Its own session and process group, so a timeout kills whatever it spawned too (a
-    // child still holding stdout would otherwise keep the call hanging); through setsid(1),
-    // as `detached` would fork the whole daemon (see linux/session.ts).
-    const session = newSessionCommand(p.path, []);
-    const child = new Deno.Command(session.program, {
-      args: session.args,
-      env: p.env,
-      clearEnv: true,
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-      detached: session.detached,
-    }).spawn();
-    timer = setTimeout(() => {
-      timedOut = true;
-      killGroup(child);
-    }, p.timeoutMs);
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(p.stdin)).catch(() => {});
-    await w.close().catch(() => {});
-    // Not child.output(): with a piped stdin, Deno 2.9 keeps ~145 KiB of native memory per
-    // spawn through output() (measured: 1,000 spawns, RSS +145 MiB; read by hand, +10).
-    const [stdout, stderr, status] = await Promise.all([
-      readCapped(child.stdout, PLUGIN_OUTPUT_LIMIT),
-      readCapped(child.stderr, PLUGIN_OUTPUT_LIMIT),
-      child.status,
-    ]);
-    out = { ...status, stdout, stderr };
-  } catch (err) {
-    throw new CniPluginError(
-      call.plugin,
-      call.command,
-      null,
-      `CNI plugin ${call.plugin} ${call.command} could not run: ${(err as Error).message}`,
-    );
-  } finally {
-    clearTimeout(timer);
-  }
-  return {
-    out,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr).trim(),
-    timedOut,
-    elapsedMs: performance.now() - started,
-  };
-}
-
-function killGroup(child: Deno.ChildProcess): void {
-  try {
-    Deno.kill(-child.pid, "SIGKILL");
-  } catch {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
 }
 
 /** A timeout, a signal or a failing exit becomes a CniPluginError (CNI's error JSON read). */
