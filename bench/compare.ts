@@ -5,7 +5,8 @@
  *   deno run --allow-all bench/compare.ts            # full counts (~1.5 min on 2 cores)
  *   deno run --allow-all bench/compare.ts --quick    # small counts, a smoke run (~15 s)
  *   options: --only skiff|containerd (one side, no ratios), --out DIR (default bench/results),
- *   --phases a,b (only those; see PHASES), --skiff-v8-flags F (DENO_V8_FLAGS for Skiff's daemon),
+ *   --phases a,b (only those; see PHASES), --skiff-v8-flags F (DENO_V8_FLAGS for Skiff's daemon; default the shipped
+ *   ones, core/v8_flags.ts),
  *   --skiff-env K=V (repeatable: more environment for Skiff's daemon, e.g. MALLOC_ARENA_MAX=2)
  *
  * Both runtimes use runc with cgroupfs, the same bridge + host-local + portmap conflist (each
@@ -21,6 +22,7 @@
  * markdown table to bench/results/. Removes everything it made, pass, fail or Ctrl-C.
  */
 import { parseArgs } from "node:util";
+import { DAEMON_V8_FLAGS } from "../core/v8_flags.ts";
 import { TestSkiff } from "../tests/helpers/skiff.ts";
 import { registryPrerequisitesMissing, TestRegistry } from "../tests/helpers/registry.ts";
 import {
@@ -74,7 +76,8 @@ const { values } = parseArgs({
     only: { type: "string" },
     out: { type: "string", default: new URL("./results", import.meta.url).pathname },
     phases: { type: "string", default: PHASES.join(",") },
-    "skiff-v8-flags": { type: "string" },
+    // What the shipped binary runs with (core/v8_flags.ts); "" for V8's defaults.
+    "skiff-v8-flags": { type: "string", default: DAEMON_V8_FLAGS.join(",") },
     "skiff-env": { type: "string", multiple: true },
   },
 });
