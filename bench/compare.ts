@@ -4,7 +4,10 @@
  *
  *   deno run --allow-all bench/compare.ts            # full counts (~1.5 min on 2 cores)
  *   deno run --allow-all bench/compare.ts --quick    # small counts, a smoke run (~15 s)
- *   options: --only skiff|containerd (one side, no ratios), --out DIR (default bench/results)
+ *   options: --only skiff|containerd (one side, no ratios), --out DIR (default bench/results),
+ *   --phases a,b (only those; see PHASES), --skiff-v8-flags F (DENO_V8_FLAGS for Skiff's daemon; default the shipped
+ *   ones, core/v8_flags.ts),
+ *   --skiff-env K=V (repeatable: more environment for Skiff's daemon, e.g. MALLOC_ARENA_MAX=2)
  *
  * Both runtimes use runc with cgroupfs, the same bridge + host-local + portmap conflist (each
  * with its own bridge name and subnet), and one local registry (Debian's docker-registry on
@@ -19,6 +22,7 @@
  * markdown table to bench/results/. Removes everything it made, pass, fail or Ctrl-C.
  */
 import { parseArgs } from "node:util";
+import { DAEMON_V8_FLAGS } from "../core/v8_flags.ts";
 import { TestSkiff } from "../tests/helpers/skiff.ts";
 import { registryPrerequisitesMissing, TestRegistry } from "../tests/helpers/registry.ts";
 import {
@@ -51,14 +55,39 @@ import {
   type RuntimeResult,
   textTable,
 } from "./compare/report.ts";
+import { FULL_MIX, mixPods, type MixResult, mixRound, stopMixPods } from "./concurrency.ts";
+import { footprintAfterLoad, idlePolling } from "./idle.ts";
+
+/** The phases, in the order they run; `--phases a,b` runs only those. */
+const PHASES = [
+  "memory",
+  "sequential",
+  "concurrent",
+  "list",
+  "pull",
+  "mix",
+  "idle",
+  "footprint",
+] as const;
 
 const { values } = parseArgs({
   options: {
     quick: { type: "boolean", default: false },
     only: { type: "string" },
     out: { type: "string", default: new URL("./results", import.meta.url).pathname },
+    phases: { type: "string", default: PHASES.join(",") },
+    // What the shipped binary runs with (core/v8_flags.ts); "" for V8's defaults.
+    "skiff-v8-flags": { type: "string", default: DAEMON_V8_FLAGS.join(",") },
+    "skiff-env": { type: "string", multiple: true },
   },
 });
+const SELECTED = new Set(values.phases!.split(",").map((p) => p.trim()).filter(Boolean));
+const badPhase = [...SELECTED].find((p) => !(PHASES as readonly string[]).includes(p));
+if (badPhase) {
+  console.error(`unknown phase ${JSON.stringify(badPhase)}; known: ${PHASES.join(", ")}`);
+  Deno.exit(2);
+}
+const ALL_PHASES = SELECTED.size === PHASES.length;
 const QUICK = values.quick;
 const ONLY = values.only as "skiff" | "containerd" | undefined;
 if (ONLY && ONLY !== "skiff" && ONLY !== "containerd") {
@@ -77,6 +106,15 @@ const COUNTS = QUICK
     listPerPod: 5,
     listCalls: 10,
     memoryPods: 5,
+    mixPods: 2,
+    mixExec: 8,
+    mixChurn: 4,
+    mixReads: 28,
+    mixRounds: 1,
+    idlePods: 3,
+    idleSeconds: 5,
+    footprintCycle: 10,
+    footprintSettleSeconds: 3,
   }
   : {
     sequential: 100,
@@ -87,6 +125,15 @@ const COUNTS = QUICK
     listPerPod: 10,
     listCalls: 200,
     memoryPods: 50,
+    mixPods: FULL_MIX.pods,
+    mixExec: FULL_MIX.exec,
+    mixChurn: FULL_MIX.churn,
+    mixReads: FULL_MIX.reads,
+    mixRounds: 3,
+    idlePods: 30,
+    idleSeconds: 60,
+    footprintCycle: 200,
+    footprintSettleSeconds: 10,
   };
 
 const progress = (m: string) => console.error(`[compare] ${m}`);
@@ -169,11 +216,7 @@ async function benchSideBySide(
 ): Promise<Map<RuntimeUnderTest, RuntimeResult>> {
   const partial = new Map<RuntimeUnderTest, Partial<RuntimeResult>>(sides.map((s) => [s, {}]));
   let turn = 0;
-  const phase = async <K extends keyof RuntimeResult>(
-    key: K,
-    what: string,
-    fn: (rt: RuntimeUnderTest) => Promise<RuntimeResult[K]>,
-  ) => {
+  const phase: Phase = async (key, what, fn) => {
     const order = turn++ % 2 === 0 ? sides : [...sides].reverse();
     for (const rt of order) {
       progress(`${rt.name}: ${what}`);
@@ -182,38 +225,117 @@ async function benchSideBySide(
   };
   for (const rt of sides) await warmUp(rt, images);
   await new Promise((r) => setTimeout(r, 1000));
-  await phase("memoryIdle", "memory with 0 pods", async (rt) => sampleMemory(rt, 0));
-  await phase(
-    "sequential",
-    `${COUNTS.sequential} pods, sequentially`,
-    (rt) => sequentialLifecycle(rt, images.busybox, COUNTS.sequential),
-  );
-  await phase(
-    "concurrent",
-    `${COUNTS.concurrentRounds} x ${COUNTS.concurrentWidth} pods at once`,
-    (rt) => concurrentStarts(rt, images.busybox, COUNTS.concurrentWidth, COUNTS.concurrentRounds),
-  );
-  await phase(
-    "memoryLoaded",
-    `memory with ${COUNTS.memoryPods} running pods`,
-    (rt) => memoryWithPods(rt, images.busybox, COUNTS.memoryPods),
-  );
-  await phase(
-    "list",
-    `ListContainers with ${COUNTS.listPods * COUNTS.listPerPod} containers`,
-    (rt) =>
-      listContainers(rt, images.busybox, COUNTS.listPods, COUNTS.listPerPod, COUNTS.listCalls),
-  );
-  await phase(
-    "pulls",
-    `PullImage of the multi-layer image, ${COUNTS.pulls} fresh pull(s)`,
-    (rt) => pullFresh(rt, images.multiLayer, COUNTS.pulls),
-  );
+  const on = (p: typeof PHASES[number]) => SELECTED.has(p);
+  if (on("memory")) {
+    await phase("memoryIdle", "memory with 0 pods", async (rt) => sampleMemory(rt, 0));
+  }
+  if (on("sequential")) {
+    await phase(
+      "sequential",
+      `${COUNTS.sequential} pods, sequentially`,
+      (rt) => sequentialLifecycle(rt, images.busybox, COUNTS.sequential),
+    );
+  }
+  if (on("concurrent")) {
+    await phase(
+      "concurrent",
+      `${COUNTS.concurrentRounds} x ${COUNTS.concurrentWidth} pods at once`,
+      (rt) => concurrentStarts(rt, images.busybox, COUNTS.concurrentWidth, COUNTS.concurrentRounds),
+    );
+  }
+  if (on("memory")) {
+    await phase(
+      "memoryLoaded",
+      `memory with ${COUNTS.memoryPods} running pods`,
+      (rt) => memoryWithPods(rt, images.busybox, COUNTS.memoryPods),
+    );
+  }
+  if (on("list")) {
+    await phase(
+      "list",
+      `ListContainers with ${COUNTS.listPods * COUNTS.listPerPod} containers`,
+      (rt) =>
+        listContainers(rt, images.busybox, COUNTS.listPods, COUNTS.listPerPod, COUNTS.listCalls),
+    );
+  }
+  if (on("pull")) {
+    await phase(
+      "pulls",
+      `PullImage of the multi-layer image, ${COUNTS.pulls} fresh pull(s)`,
+      (rt) => pullFresh(rt, images.multiLayer, COUNTS.pulls),
+    );
+  }
+  if (on("mix")) await mixPhases(sides, images, phase, partial);
+  if (on("idle")) {
+    await phase(
+      "idle",
+      `${COUNTS.idlePods} pods polled as kubelet polls, ${COUNTS.idleSeconds} s`,
+      (rt) => idlePolling(rt, images.busybox, COUNTS.idlePods, COUNTS.idleSeconds),
+    );
+  }
+  if (on("footprint")) {
+    await phase(
+      "footprint",
+      `memory after ${COUNTS.footprintCycle} pods created and removed`,
+      (rt) =>
+        footprintAfterLoad(
+          rt,
+          images.busybox,
+          COUNTS.footprintCycle,
+          COUNTS.footprintSettleSeconds,
+        ),
+    );
+  }
   return new Map([...partial].map(([rt, r]) => [rt, r as RuntimeResult]));
 }
 
+type Phase = <K extends keyof RuntimeResult>(
+  key: K,
+  what: string,
+  fn: (rt: RuntimeUnderTest) => Promise<RuntimeResult[K]>,
+) => Promise<void>;
+
+/** The 200-call mix: target pods on every side first, then each round is its own phase. */
+async function mixPhases(
+  sides: RuntimeUnderTest[],
+  images: Images,
+  phase: Phase,
+  partial: Map<RuntimeUnderTest, Partial<RuntimeResult>>,
+): Promise<void> {
+  const counts = {
+    pods: COUNTS.mixPods,
+    exec: COUNTS.mixExec,
+    churn: COUNTS.mixChurn,
+    reads: COUNTS.mixReads,
+  };
+  const pods = new Map<RuntimeUnderTest, Awaited<ReturnType<typeof mixPods>>>();
+  try {
+    for (const rt of sides) pods.set(rt, await mixPods(rt, images.busybox, counts.pods));
+    for (let r = 0; r < COUNTS.mixRounds; r++) {
+      await phase(
+        "mix",
+        `the ${counts.exec + counts.churn + counts.reads}-call mix, round ${r + 1}`,
+        async (rt) => {
+          const acc: MixResult = partial.get(rt)!.mix ??
+            { counts, times: {}, errors: [], bursts: [] };
+          await mixRound(rt, pods.get(rt)!, counts, acc);
+          return acc;
+        },
+      );
+    }
+  } finally {
+    for (const [rt, p] of pods) await stopMixPods(rt, p);
+  }
+}
+
 async function startSkiff(registry: TestRegistry): Promise<RuntimeUnderTest> {
-  const s = await TestSkiff.create({ bridge: true });
+  const env: Record<string, string> = {};
+  if (values["skiff-v8-flags"]) env.DENO_V8_FLAGS = values["skiff-v8-flags"];
+  for (const kv of values["skiff-env"] ?? []) {
+    const eq = kv.indexOf("=");
+    if (eq > 0) env[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
+  const s = await TestSkiff.create({ bridge: true, ...(Object.keys(env).length ? { env } : {}) });
   cleanups.push(() => s.dispose());
   addLeakChecks(s.dir, s.bridgeName);
   // containerd logs at info: so does Skiff here (the test helper's default is debug).
@@ -343,6 +465,7 @@ async function main(): Promise<void> {
     if (ONLY !== "skiff") sides.push(await startContainerd(registry, images));
     for (const [rt, r] of await benchSideBySide(sides, images)) results.runtimes[rt.name] = r;
     results.loadAverageAtEnd = loadAverage();
+    results.phases = [...SELECTED];
     results.seconds = Math.round((performance.now() - started) / 1000);
   } finally {
     await cleanupAll();
@@ -350,7 +473,8 @@ async function main(): Promise<void> {
 
   console.log(textTable(results));
   await Deno.mkdir(values.out!, { recursive: true });
-  const base = `${values.out}/compare${QUICK ? "-quick" : ""}`;
+  const name = ALL_PHASES ? "compare" : [...SELECTED].join("-");
+  const base = `${values.out}/${name}${QUICK ? "-quick" : ""}`;
   await Deno.writeTextFile(`${base}.json`, JSON.stringify(results, null, 2) + "\n");
   await Deno.writeTextFile(`${base}.md`, markdownTable(results));
   progress(`results written to ${base}.json and ${base}.md`);

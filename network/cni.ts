@@ -14,6 +14,7 @@ import {
 } from "../core/errors.ts";
 import { logger } from "../core/log.ts";
 import { listCniConfigFiles } from "./readiness.ts";
+import { type PluginRun, runPlugin } from "./cni_exec.ts";
 
 const log = logger("cni");
 
@@ -367,20 +368,31 @@ export class CniRuntime {
     prevResult: CniResult | undefined,
   ): Promise<CniResult> {
     const call: PluginCall = { plugin: plugin.type, command, network: net.name };
-    const run = await runPlugin(call, {
-      path: findPlugin(plugin.type, this.opts.binDirs),
-      env: {
-        CNI_COMMAND: command,
-        CNI_CONTAINERID: a.containerId,
-        CNI_NETNS: a.netnsPath,
-        CNI_IFNAME: a.ifName,
-        CNI_ARGS: a.args.map(([k, v]) => `${k}=${v}`).join(";"),
-        CNI_PATH: this.opts.binDirs.join(":"),
-        PATH: Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin",
-      },
-      stdin: JSON.stringify(pluginStdin(net, plugin, a, prevResult)),
-      timeoutMs: this.opts.timeoutMs,
-    });
+    const path = findPlugin(plugin.type, this.opts.binDirs);
+    let run: PluginRun;
+    try {
+      run = await runPlugin({
+        path,
+        env: {
+          CNI_COMMAND: command,
+          CNI_CONTAINERID: a.containerId,
+          CNI_NETNS: a.netnsPath,
+          CNI_IFNAME: a.ifName,
+          CNI_ARGS: a.args.map(([k, v]) => `${k}=${v}`).join(";"),
+          CNI_PATH: this.opts.binDirs.join(":"),
+          PATH: Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin",
+        },
+        stdin: JSON.stringify(pluginStdin(net, plugin, a, prevResult)),
+        timeoutMs: this.opts.timeoutMs,
+      });
+    } catch (err) {
+      throw new CniPluginError(
+        call.plugin,
+        call.command,
+        null,
+        `CNI plugin ${call.plugin} ${call.command} could not run: ${(err as Error).message}`,
+      );
+    }
     checkPluginExit(call, run, this.opts.timeoutMs);
     log.debug("CNI plugin ran", {
       plugin: plugin.type,
@@ -398,14 +410,6 @@ interface PluginCall {
   plugin: string;
   command: "ADD" | "CHECK" | "DEL";
   network: string;
-}
-
-interface PluginRun {
-  out: Deno.CommandOutput;
-  stdout: string;
-  stderr: string;
-  timedOut: boolean;
-  elapsedMs: number;
 }
 
 /** The network config a plugin reads on stdin (CNI spec: the plugin's conf in the list). */
@@ -429,65 +433,6 @@ function pluginStdin(
   if (Object.keys(runtimeConfig).length) stdinConf.runtimeConfig = runtimeConfig;
   if (prevResult) stdinConf.prevResult = prevResult;
   return stdinConf;
-}
-
-/** Runs the plugin binary, killing its whole process group after `timeoutMs`. */
-async function runPlugin(
-  call: PluginCall,
-  p: { path: string; env: Record<string, string>; stdin: string; timeoutMs: number },
-): Promise<PluginRun> {
-  const started = performance.now();
-  let out: Deno.CommandOutput;
-  let timedOut = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    const child = new Deno.Command(p.path, {
-      env: p.env,
-      clearEnv: true,
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-      // Its own process group, so a timeout kills whatever it spawned too (a child still
-      // holding stdout would otherwise keep the call hanging).
-      detached: true,
-    }).spawn();
-    timer = setTimeout(() => {
-      timedOut = true;
-      killGroup(child);
-    }, p.timeoutMs);
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(p.stdin)).catch(() => {});
-    await w.close().catch(() => {});
-    out = await child.output();
-  } catch (err) {
-    throw new CniPluginError(
-      call.plugin,
-      call.command,
-      null,
-      `CNI plugin ${call.plugin} ${call.command} could not run: ${(err as Error).message}`,
-    );
-  } finally {
-    clearTimeout(timer);
-  }
-  return {
-    out,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr).trim(),
-    timedOut,
-    elapsedMs: performance.now() - started,
-  };
-}
-
-function killGroup(child: Deno.ChildProcess): void {
-  try {
-    Deno.kill(-child.pid, "SIGKILL");
-  } catch {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
 }
 
 /** A timeout, a signal or a failing exit becomes a CniPluginError (CNI's error JSON read). */

@@ -8,8 +8,9 @@
  * so that unmounting a pin also drops the copies that mount namespaces created later
  * (containers) hold, and the namespace is really freed.
  */
+import { dirname } from "node:path";
 import { InternalError } from "../core/errors.ts";
-import { mountSync } from "../linux/mounts.ts";
+import { MNT_DETACH, mountSync, umountSync } from "../linux/mounts.ts";
 
 export type PinnedKind = "net" | "ipc" | "uts";
 
@@ -169,18 +170,23 @@ async function waitForOwnUserns(pid: number, done: Promise<Deno.CommandOutput>):
   throw new InternalError("cannot create the pod's user namespace: unshare did not finish");
 }
 
-/** Unmounts and deletes pinned namespace files; missing ones are fine (idempotent). */
+/**
+ * Unmounts and deletes pinned namespace files; missing ones are fine (idempotent). One read
+ * of mountinfo and umount2(2) through libc: no umount(8) spawn per file.
+ */
 export async function unpinNamespaces(pinned: PinnedNamespaces): Promise<void> {
   const errors: string[] = [];
   // The user namespace last: it owns the others.
-  for (const path of [pinned.net, pinned.ipc, pinned.uts, pinned.user ?? null]) {
-    if (!path) continue;
-    if (await isMountPoint(path)) {
-      const r = await run("umount", [path]);
-      if (!r.ok) {
-        // Busy is impossible for nsfs, but a lazy unmount is the safe fallback.
-        const lazy = await run("umount", ["-l", path]);
-        if (!lazy.ok) errors.push(`umount ${path}: ${r.text}`);
+  const all = [pinned.net, pinned.ipc, pinned.uts, pinned.user ?? null];
+  const paths = all.filter((p): p is string => !!p);
+  if (paths.length === 0) return;
+  const mounted = new Set(await mountsUnder(dirname(paths[0])));
+  for (const path of paths) {
+    if (mounted.has(path)) {
+      const r = umountSync(path);
+      // Busy is impossible for nsfs, but a lazy unmount is the safe fallback.
+      if (r.errno !== 0 && umountSync(path, MNT_DETACH).errno !== 0) {
+        errors.push(`umount ${path}: ${r.text}`);
       }
     }
     await Deno.remove(path).catch((e) => {

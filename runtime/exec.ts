@@ -19,6 +19,15 @@ import {
 import type { CommandStreams } from "./contracts.ts";
 import type { ContainerForStreaming } from "./contracts.ts";
 import { Pty } from "../linux/pty.ts";
+import { Semaphore } from "../core/semaphore.ts";
+
+/**
+ * ExecSyncs running at once; more wait their turn. Each `runc exec` is a burst of CPU (runc,
+ * runc init, the command): forty at once (kubelet probes on a busy node) left the daemon's
+ * own thread one runnable thread among dozens, and every other call waited for the batch.
+ */
+export const EXEC_SYNC_CONCURRENCY = Math.max(2, 2 * (navigator.hardwareConcurrency || 1));
+const execSyncSlots = new Semaphore(EXEC_SYNC_CONCURRENCY);
 
 /**
  * Cap on ExecSync's stdout and stderr together. CRI-O caps exec-sync output at 16 MiB
@@ -163,7 +172,8 @@ async function withExecDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
 
 /**
  * Runs a command to completion and returns its output. `timeoutMs` 0 = no timeout; on
- * expiry the command is killed and a DeadlineExceededError thrown.
+ * expiry the command is killed and a DeadlineExceededError thrown. At most
+ * EXEC_SYNC_CONCURRENCY run at once; the timeout counts from the command's start.
  */
 export function execSync(
   c: ContainerForStreaming,
@@ -171,8 +181,17 @@ export function execSync(
   timeoutMs: number,
   opts: { outputLimit?: number; signal?: AbortSignal } = {},
 ): Promise<ExecSyncResult> {
-  const budget = { left: opts.outputLimit ?? EXEC_SYNC_OUTPUT_LIMIT };
   validateExecCommand(cmd);
+  return execSyncSlots.run(() => execSyncNow(c, cmd, timeoutMs, opts), opts.signal);
+}
+
+function execSyncNow(
+  c: ContainerForStreaming,
+  cmd: string[],
+  timeoutMs: number,
+  opts: { outputLimit?: number; signal?: AbortSignal },
+): Promise<ExecSyncResult> {
+  const budget = { left: opts.outputLimit ?? EXEC_SYNC_OUTPUT_LIMIT };
   return withExecDir(async (dir) => {
     const pidFile = `${dir}/pid`;
     const [bin, ...args] = runtimeExecArgv(c, cmd, pidFile);

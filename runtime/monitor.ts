@@ -10,6 +10,7 @@
  */
 import { InternalError } from "../core/errors.ts";
 import { mkfifoSync } from "../linux/fifo.ts";
+import { newSessionCommand } from "../linux/session.ts";
 
 /**
  * Closes every inherited fd above 2 (Skiff's own sockets and pipes are not all
@@ -162,24 +163,26 @@ export async function startConmon(o: ConmonOptions): Promise<ConmonStarted> {
   const startFifo = `${o.bundle}/conmon-start`;
   await mkfifo(syncFifo);
   await mkfifo(startFifo);
-  const child = new Deno.Command("/bin/bash", {
-    args: [
-      "-c",
-      LAUNCH_SCRIPT,
-      "conmon-launch",
-      syncFifo,
-      startFifo,
-      o.conmonLog,
-      o.conmon,
-      ...conmonArgs(o),
-    ],
+  // Its own session: conmon and the container survive Skiff being killed (through
+  // setsid(1): `detached` would fork the whole daemon, see linux/session.ts).
+  const session = newSessionCommand("/bin/bash", [
+    "-c",
+    LAUNCH_SCRIPT,
+    "conmon-launch",
+    syncFifo,
+    startFifo,
+    o.conmonLog,
+    o.conmon,
+    ...conmonArgs(o),
+  ]);
+  const child = new Deno.Command(session.program, {
+    args: session.args,
     cwd: o.bundle,
     env: { _OCI_SYNCPIPE: "3", _OCI_STARTPIPE: "4" },
     stdin: "null",
     stdout: "null",
     stderr: "null",
-    // Its own session: conmon and the container survive Skiff being killed.
-    detached: true,
+    detached: session.detached,
   }).spawn();
   let sync: Deno.FsFile | undefined;
   let start: Deno.FsFile | undefined;

@@ -52,6 +52,17 @@ export class NodeMetrics {
     conmon.onCollect(() => conmon.set({}, this.countConmon()));
     const rss = r.gauge("process_resident_memory_bytes", "Skiff's resident memory.");
     rss.onCollect(() => rss.set({}, Deno.memoryUsage().rss));
+    // What holds the memory: V8's heap (JS objects) against memory outside it (buffers).
+    const heap = r.gauge(
+      "skiff_v8_heap_bytes",
+      "V8 heap of Skiff's process: used and total (reserved), and external memory.",
+    );
+    heap.onCollect(() => {
+      const m = Deno.memoryUsage();
+      heap.set({ kind: "used" }, m.heapUsed);
+      heap.set({ kind: "total" }, m.heapTotal);
+      heap.set({ kind: "external" }, m.external);
+    });
     const lag = r.gauge(
       "skiff_event_loop_lag_seconds",
       "How late a 500 ms timer fired most recently: time the event loop was blocked.",

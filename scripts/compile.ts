@@ -14,6 +14,8 @@
 import { parseArgs } from "node:util";
 import { build as buildDashboard } from "../admin/dashboard/build.ts";
 
+import { DAEMON_V8_FLAGS } from "../core/v8_flags.ts";
+
 const ROOT = new URL("../", import.meta.url).pathname;
 const TARGET = "x86_64-unknown-linux-gnu";
 
@@ -22,6 +24,7 @@ export function compileArgs(output: string): string[] {
     "compile",
     "--allow-all",
     "--no-check", // `deno task check` type-checks; compile only packages
+    `--v8-flags=${DAEMON_V8_FLAGS.join(",")}`,
     "--include",
     "cri/api.proto",
     "--include",

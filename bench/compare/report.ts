@@ -4,7 +4,10 @@
  */
 import type { MachineDescription } from "./host.ts";
 import type { Lifecycle, MemorySample } from "./workloads.ts";
+import { type MixKind, READ_KINDS } from "../concurrency.ts";
+import type { IdleResult } from "../idle.ts";
 
+/** What each phase measured; a phase left out with `--phases` has no entry. */
 export interface RuntimeResult {
   sequential: Lifecycle;
   concurrent: Lifecycle;
@@ -12,6 +15,16 @@ export interface RuntimeResult {
   memoryLoaded: MemorySample;
   list: { containers: number; times: number[] };
   pulls: number[];
+  mix: MixResult;
+  idle: IdleResult;
+  footprint: MemorySample & { cyclePods: number };
+}
+
+export interface MixResult {
+  counts: { pods: number; exec: number; churn: number; reads: number };
+  times: Partial<Record<MixKind, number[]>>;
+  errors: string[];
+  bursts: number[];
 }
 
 export interface BenchResult {
@@ -19,7 +32,8 @@ export interface BenchResult {
   counts: Record<string, number>;
   machine: MachineDescription;
   multiLayerImage: { layers: number; bytes: number };
-  runtimes: { skiff?: RuntimeResult; containerd?: RuntimeResult };
+  runtimes: { skiff?: Partial<RuntimeResult>; containerd?: Partial<RuntimeResult> };
+  phases?: string[];
   seconds?: number;
   loadAverageAtEnd?: string;
 }
@@ -32,8 +46,55 @@ export function percentile(xs: number[], p: number): number {
 
 interface Row {
   measure: string;
-  unit: "ms" | "MiB" | "";
+  unit: "ms" | "MiB" | "s" | "";
   value: (r: RuntimeResult) => number;
+}
+
+/** The rows of the mix, idle and footprint phases. */
+function loadRows(res: BenchResult): Row[] {
+  const c = res.counts;
+  const out: Row[] = [];
+  const mixCalls = c.mixExec + c.mixChurn + c.mixReads;
+  const kinds: MixKind[] = [...READ_KINDS, "ExecSync", "RunPodSandbox+StopPodSandbox"];
+  for (const kind of kinds) {
+    for (const p of [50, 99]) {
+      out.push({
+        measure: `${mixCalls}-call mix: ${kind} p${p}`,
+        unit: "ms",
+        value: (r) => percentile(r.mix.times[kind] ?? [], p),
+      });
+    }
+  }
+  const idle = `idle, ${c.idlePods} pods polled ${c.idleSeconds} s`;
+  out.push(
+    { measure: `${idle}: daemon CPU`, unit: "s", value: (r) => r.idle.daemonCpuSeconds },
+    {
+      measure: `${idle}: daemon + monitors CPU`,
+      unit: "s",
+      value: (r) => r.idle.daemonCpuSeconds + r.idle.monitorsCpuSeconds,
+    },
+  );
+  for (const m of ["ListContainers", "ListPodSandbox", "ListContainerStats"]) {
+    out.push({
+      measure: `${idle}: ${m} p50`,
+      unit: "ms",
+      value: (r) => percentile(r.idle.times[m] ?? [], 50),
+    });
+  }
+  const after = `after ${c.footprintCycle} pods created+removed`;
+  out.push(
+    {
+      measure: `${after}: runtime RSS`,
+      unit: "MiB",
+      value: (r) => r.footprint.runtimeRssKiB / 1024,
+    },
+    {
+      measure: `${after}: runtime PSS`,
+      unit: "MiB",
+      value: (r) => r.footprint.runtimePssKiB / 1024,
+    },
+  );
+  return out;
 }
 
 function rows(res: BenchResult): Row[] {
@@ -91,12 +152,14 @@ function rows(res: BenchResult): Row[] {
       value: (r) => r.memoryLoaded.monitors,
     },
     mib(`${pods} pods: runtime + monitors PSS`, (r) => r.memoryLoaded.totalPssKiB),
+    ...loadRows(res),
   ];
 }
 
 function fmt(v: number | undefined, unit: Row["unit"]): string {
   if (v === undefined || Number.isNaN(v)) return "–";
   if (unit === "") return String(v);
+  if (unit === "s") return `${v.toFixed(2)} s`;
   return `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ${unit}`;
 }
 
@@ -105,13 +168,27 @@ function ratio(a: number | undefined, b: number | undefined): string {
   return `${(a / b).toFixed(2)}x`;
 }
 
+/** A row's value, or undefined when its phase did not run on that side. */
+function valueOf(row: Row, r: Partial<RuntimeResult> | undefined): number | undefined {
+  if (!r) return undefined;
+  try {
+    const v = row.value(r as RuntimeResult);
+    return Number.isNaN(v) ? undefined : v;
+  } catch {
+    return undefined; // the phase's result is absent
+  }
+}
+
 function table(res: BenchResult): string[][] {
   const { skiff, containerd } = res.runtimes;
-  return rows(res).map((row) => {
-    const s = skiff ? row.value(skiff) : undefined;
-    const c = containerd ? row.value(containerd) : undefined;
-    return [row.measure, fmt(s, row.unit), fmt(c, row.unit), ratio(s, c)];
-  });
+  const out: string[][] = [];
+  for (const row of rows(res)) {
+    const s = valueOf(row, skiff);
+    const c = valueOf(row, containerd);
+    if (s === undefined && c === undefined) continue;
+    out.push([row.measure, fmt(s, row.unit), fmt(c, row.unit), ratio(s, c)]);
+  }
+  return out;
 }
 
 const HEADER = ["measure", "Skiff", "containerd", "Skiff/containerd"];
@@ -129,6 +206,12 @@ export function textTable(res: BenchResult): string {
   ].join("\n");
 }
 
+function mixErrors(res: BenchResult): string {
+  return Object.entries(res.runtimes)
+    .map(([name, r]) => `${name} ${r?.mix?.errors.length ?? "–"}`)
+    .join(", ");
+}
+
 export function markdownTable(res: BenchResult): string {
   const m = res.machine;
   const c = res.counts;
@@ -141,7 +224,11 @@ export function markdownTable(res: BenchResult): string {
     `Ratio below 1: Skiff took less time or memory. ${c.sequential} sequential pods, ` +
     `${c.concurrentRounds} x ${c.concurrentWidth} concurrent, ${c.pulls} fresh pull(s) of a ` +
     `${res.multiLayerImage.layers}-layer ${(res.multiLayerImage.bytes / 1048576).toFixed(1)} MiB ` +
-    `image, ${c.listCalls} ListContainers calls, memory at 0 and ${c.memoryPods} running pods` +
+    `image, ${c.listCalls} ListContainers calls, memory at 0 and ${c.memoryPods} running pods; ` +
+    `${c.mixRounds} round(s) of the ${c.mixExec + c.mixChurn + c.mixReads}-call mix ` +
+    `(${c.mixExec} ExecSync, ${c.mixChurn} RunPodSandbox+StopPodSandbox, ${c.mixReads} reads on ` +
+    `${c.mixPods} pods; errors: ${mixErrors(res)}), ${c.idlePods} idle pods polled for ` +
+    `${c.idleSeconds} s, memory after ${c.footprintCycle} pods created and removed` +
     (res.seconds ? `; ${res.seconds} s in all.` : "."),
     "",
     `Machine (${m.date}): ${m.cpuModel}, ${m.cpus} CPUs, ${m.memTotalMiB} MiB RAM, ` +

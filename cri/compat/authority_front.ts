@@ -8,10 +8,13 @@
  *
  * - client → server: checks the connection preface, splits the byte stream into frames,
  *   decodes every header block (HEADERS + CONTINUATION) with an HPACK decoder that mirrors
- *   the client's dynamic table, replaces an `:authority` that is not a host[:port] with
- *   `localhost`, re-encodes the block with literal-without-indexing representations (so the
- *   server's table stays empty and can never disagree with anything) and forwards every
- *   other frame byte for byte;
+ *   the client's dynamic table. Until a block needs a rewrite, blocks are forwarded as the
+ *   client sent them (byte for byte: the server's table then mirrors the client's too), so a
+ *   client that sends a valid `:authority` costs a decode and nothing else. From the first
+ *   `:authority` that is not a host[:port] on, every block is re-encoded with that value
+ *   replaced by `localhost`, in literal-without-indexing representations (so the server
+ *   never needs an entry the client added afterwards). Every other frame passes byte for
+ *   byte, but for the client's GOAWAY (see push());
  * - server → client: bytes pass through untouched.
  *
  * The gRPC server listens on an internal socket (mode 0600) that only the front dials.
@@ -87,6 +90,8 @@ interface PendingBlock {
   priority: Uint8Array | null;
   fragments: Uint8Array[];
   length: number;
+  /** The block's frames as received (HEADERS + CONTINUATIONs), forwarded when unchanged. */
+  raw: Uint8Array[];
 }
 
 /**
@@ -99,6 +104,8 @@ export class RequestRewriter {
   private buffer: Uint8Array = new Uint8Array(0);
   private prefaceSeen = false;
   private pending: PendingBlock | null = null;
+  /** Set by the first rewrite: from then on every header block is re-encoded. */
+  private reencoding = false;
   /** How many `:authority` values were replaced on this connection. */
   rewrites = 0;
   /** Client GOAWAY frames held back from the server (see push()). */
@@ -142,6 +149,7 @@ export class RequestRewriter {
           throw new FrameError("a header block was interrupted by another frame");
         }
         this.addFragment(payload);
+        this.pending.raw.push(buf.slice(pos, frameEnd));
         if (flags & FLAG_END_HEADERS) out.push(this.finishBlock());
         pos = frameEnd;
         passStart = pos;
@@ -150,6 +158,7 @@ export class RequestRewriter {
       if (type === FRAME_HEADERS) {
         if (passStart < pos) out.push(buf.subarray(passStart, pos));
         this.startBlock(streamId, flags, payload);
+        this.pending!.raw.push(buf.slice(pos, frameEnd));
         if (flags & FLAG_END_HEADERS) out.push(this.finishBlock());
         pos = frameEnd;
         passStart = pos;
@@ -204,6 +213,7 @@ export class RequestRewriter {
       priority,
       fragments: [],
       length: 0,
+      raw: [],
     };
     this.addFragment(payload.subarray(start, end));
   }
@@ -215,11 +225,17 @@ export class RequestRewriter {
     p.fragments.push(fragment.slice());
   }
 
-  /** Decodes the collected block, rewrites `:authority`, emits HEADERS + CONTINUATIONs. */
+  /**
+   * Decodes the collected block; forwards it as received while no rewrite was ever needed,
+   * else rewrites `:authority` and emits re-encoded HEADERS + CONTINUATIONs.
+   */
   private finishBlock(): Uint8Array {
     const p = this.pending!;
     this.pending = null;
     const fields = this.decoder.decode(concat(p.fragments));
+    const rewrite = fields.some((f) => f.name === ":authority" && needsRewrite(f.value));
+    if (!rewrite && !this.reencoding) return concat(p.raw);
+    this.reencoding = true;
     const rewritten = fields.map((f): HeaderField => {
       if (f.name !== ":authority" || !needsRewrite(f.value)) return f;
       this.rewrites++;

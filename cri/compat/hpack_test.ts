@@ -231,6 +231,41 @@ Deno.test("front rewriter: socket-path :authority becomes localhost; other frame
   assert.deepStrictEqual(seen, ["/run/skiff/skiff.sock", "/run/skiff/skiff.sock"]);
 });
 
+Deno.test("front rewriter: valid :authority blocks pass byte for byte until the first rewrite", () => {
+  const enc = new HpackIndexingEncoder();
+  const request = (path: string, authority: string) =>
+    enc.encode([
+      { name: ":method", value: "POST" },
+      { name: ":scheme", value: "http" },
+      { name: ":path", value: path },
+      { name: ":authority", value: authority },
+      { name: "content-type", value: "application/grpc" },
+      { name: "x-trace", value: `t-${path}` },
+    ]);
+  // Streams 1 and 3: a modern client (indexing encoder: stream 3 leans on stream 1's
+  // entries). Stream 5: an old client's socket path. Stream 7: valid again, but by now
+  // the server's table can no longer follow the client's, so it is re-encoded too.
+  const h1 = frame(0x1, 0x4, 1, request("/a", "localhost"));
+  const h3 = frame(0x1, 0x4 | 0x1, 3, request("/a", "localhost"));
+  const h5 = frame(0x1, 0x4, 5, request("/b", "/run/skiff/skiff.sock"));
+  const h7 = frame(0x1, 0x4, 7, request("/c", "localhost"));
+  const rw = new RequestRewriter();
+  const passed = rw.push(concat([HTTP2_PREFACE, h1, h3]));
+  assert.deepStrictEqual(passed, concat([HTTP2_PREFACE, h1, h3]), "forwarded as received");
+  const later = parseFrames(rw.push(concat([h5, h7])));
+  const server = new HpackDecoder();
+  server.decode(h1.subarray(9));
+  server.decode(h3.subarray(9));
+  const f5 = server.decode(later[0].payload);
+  const f7 = server.decode(later[1].payload);
+  assert.equal(f5.find((f) => f.name === ":authority")?.value, "localhost");
+  assert.equal(f5.find((f) => f.name === ":path")?.value, "/b");
+  assert.equal(f7.find((f) => f.name === ":path")?.value, "/c");
+  assert.equal(f7.find((f) => f.name === "x-trace")?.value, "t-/c");
+  assert.notDeepStrictEqual(later[1].payload, h7.subarray(9), "re-encoded after a rewrite");
+  assert.equal(rw.rewrites, 1);
+});
+
 Deno.test("front rewriter: a huge header block is split into CONTINUATIONs of 16 KiB", () => {
   const big = "x".repeat(40000);
   const block = encodeWithoutIndexing([

@@ -64,15 +64,18 @@ export function placeConmon(
 /** Removes conmon's cgroups once it has gone (it leaves soon after its container). */
 export async function removeConmonCgroups(rec: ContainerRecord): Promise<void> {
   if (rec.conmonCgroupParent === undefined) return;
-  for (const dir of conmonCgroupDirs(rec.conmonCgroupParent, rec.id)) {
-    for (let i = 0; i < 20; i++) {
-      try {
-        await Deno.remove(dir);
-        break;
-      } catch (err) {
-        if (err instanceof Deno.errors.NotFound) break;
-        await sleep(25); // still busy: conmon is finishing
+  // One per hierarchy (a dozen on cgroup v1), independent of each other: removed together.
+  await Promise.all(
+    conmonCgroupDirs(rec.conmonCgroupParent, rec.id).map(async (dir) => {
+      for (let i = 0; i < 20; i++) {
+        try {
+          await Deno.remove(dir);
+          break;
+        } catch (err) {
+          if (err instanceof Deno.errors.NotFound) break;
+          await sleep(25); // still busy: conmon is finishing
+        }
       }
-    }
-  }
+    }),
+  );
 }

@@ -79,11 +79,9 @@ export class PodNetwork {
     const netnsGone = !rec.ns.net || !await isPinned(rec.ns.net);
     const eth0 = { ...attachment(rec, "eth0"), ...(netnsGone ? { netnsPath: "" } : {}) };
     await this.cni.del(rec.network, eth0);
-    if (!netnsGone) {
-      await this.cni.del(LOOPBACK_NETWORK, attachment(rec, "lo")).catch(() => {});
-    } else {
-      await this.cni.forget(LOOPBACK_NETWORK, attachment(rec, "lo"));
-    }
+    // No loopback DEL: it only sets `lo` down inside the pod's own namespace, which goes
+    // with the pod and holds nothing outside it; the plugin run cost StopPodSandbox ~5–10 ms.
+    await this.cni.forget(LOOPBACK_NETWORK, attachment(rec, "lo"));
     rec.networkAttached = false;
     rec.ips = [];
     return true;

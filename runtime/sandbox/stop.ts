@@ -27,8 +27,12 @@ async function stopLocked(ctx: SandboxContext, rec: SandboxRecord): Promise<void
   // is killed at once, as containerd does.
   await ctx.podContainers().stopPodContainers(rec.id, 0);
   if (rec.infra) await stopInfra(rec.infra);
-  if (await ctx.network.detach(rec)) ctx.records.save(rec);
-  if (rec.phase !== "ready") return;
+  const detached = await ctx.network.detach(rec);
+  if (rec.phase !== "ready") {
+    if (detached) ctx.records.save(rec);
+    return;
+  }
+  // One write (an fsync) for both: the transition saves the detached network state too.
   ctx.records.transition(rec, "notready");
   log.info("pod sandbox stopped", { id: rec.id, pod: `${rec.namespace}/${rec.name}` });
   ctx.publish(rec.id, eventsFor("ready", "notready"));

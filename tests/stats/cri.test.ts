@@ -329,6 +329,7 @@ Deno.test({
       assertEquals(await metricValue(s, /^skiff_container_start_duration_seconds_count/), 3);
       assert((await metricValue(s, /^skiff_image_pull_bytes_total /))! > 0);
       assert((await metricValue(s, /^process_resident_memory_bytes /))! > 10 * MiB);
+      assert((await metricValue(s, /^skiff_v8_heap_bytes\{kind="used"\} /))! > MiB);
       assert((await metricValue(s, /^skiff_event_loop_lag_seconds /))! >= 0);
       assert(
         (await metricValue(
