@@ -61,7 +61,6 @@ interface FsCacheEntry {
 export class StatsCollector {
   private readonly containerRates: CpuRateTracker;
   private readonly podRates: CpuRateTracker;
-  private readonly lastRate = new Map<string, bigint | null>();
   private readonly fsCache = new Map<string, FsCacheEntry>();
   private readonly fsCacheMs: number;
 
@@ -152,7 +151,7 @@ export class StatsCollector {
     const cgroup = dirs ? await readCgroup(dirs) : null;
     let cpuNanoCores: bigint | null = null;
     if (cgroup?.cpu) {
-      cpuNanoCores = this.rate(`c:${c.id}`, this.containerRates, cgroup.cpu.usageNs, cgroup.at);
+      cpuNanoCores = this.containerRates.rate(`c:${c.id}`, cgroup.cpu.usageNs, cgroup.at);
     }
     return {
       container: c,
@@ -161,13 +160,6 @@ export class StatsCollector {
       writableLayer: c.writableLayerDir ? await this.layerUsage(c.id, c.writableLayerDir) : null,
       writableLayerMount: this.opts.writableLayerMount ?? "",
     };
-  }
-
-  private rate(key: string, rates: CpuRateTracker, usageNs: bigint, at: number): bigint | null {
-    const r = rates.observe(key, usageNs, at);
-    if (r === "too-soon") return this.lastRate.get(key) ?? null;
-    this.lastRate.set(key, r);
-    return r;
   }
 
   private layerUsage(id: string, dir: string): Promise<FilesystemSample> {
@@ -192,7 +184,7 @@ export class StatsCollector {
     cgroup ??= sumSamples(containers.map((c) => c.cgroup).filter((x) => x !== null));
     let cpuNanoCores: bigint | null = null;
     if (cgroup?.cpu) {
-      cpuNanoCores = this.rate(`p:${s.id}`, this.podRates, cgroup.cpu.usageNs, cgroup.at);
+      cpuNanoCores = this.podRates.rate(`p:${s.id}`, cgroup.cpu.usageNs, cgroup.at);
     }
     let network: InterfaceCounters[] | null = null;
     if (!s.hostNetwork && s.state === "SANDBOX_READY") {

@@ -11,6 +11,8 @@ interface Previous {
 
 export class CpuRateTracker {
   private readonly last = new Map<string, Previous>();
+  /** The last rate computed per key, answered again inside the minimum window. */
+  private readonly lastRate = new Map<string, bigint | null>();
 
   /**
    * @param minWindowMs samples closer than this to the kept one are not used (two callers
@@ -38,16 +40,25 @@ export class CpuRateTracker {
     return (du * 1_000_000_000n) / dt;
   }
 
+  /** Like observe, but inside the minimum window the last rate computed is answered. */
+  rate(key: string, usageNs: bigint, atMs: number): bigint | null {
+    const r = this.observe(key, usageNs, atMs);
+    if (r === "too-soon") return this.lastRate.get(key) ?? null;
+    this.lastRate.set(key, r);
+    return r;
+  }
+
   /** The last rate's inputs are dropped when the object goes away. */
   forget(key: string): void {
     this.last.delete(key);
+    this.lastRate.delete(key);
   }
 
   /** Drops every key whose id (after the `x:` prefix, if any) is not in `live`. */
   retain(live: Set<string>): void {
     for (const k of this.last.keys()) {
       const id = k.includes(":") ? k.slice(k.indexOf(":") + 1) : k;
-      if (!live.has(id)) this.last.delete(k);
+      if (!live.has(id)) this.forget(k);
     }
   }
 
