@@ -13,13 +13,11 @@
  */
 import { Buffer } from "node:buffer";
 import * as http from "node:http";
-import * as https from "node:https";
 import { Readable } from "node:stream";
 import type { Duplex } from "node:stream";
-import type { AddressInfo } from "node:net";
 import type { Context } from "hono";
 import { WebSocketServer } from "ws";
-import { ConnectionGuard } from "../core/connection_guard.ts";
+import { GuardedHttpServer } from "../core/guarded_http_server.ts";
 import { trimFreeMemory } from "../linux/malloc.ts";
 import type { Logger } from "../core/log.ts";
 
@@ -139,8 +137,6 @@ async function rawResponse(socket: Duplex, response: Response): Promise<void> {
 
 export class AdminHttpServer {
   readonly #opts: AdminHttpServerOptions;
-  readonly #guard: ConnectionGuard;
-  readonly #sockets = new Set<Duplex>();
   /** The subprotocol a route accepted, for `handleProtocols` to answer. */
   readonly #wsProtocol = new WeakMap<http.IncomingMessage, string>();
   readonly #wss = new WebSocketServer({
@@ -148,54 +144,38 @@ export class AdminHttpServer {
     perMessageDeflate: false,
     handleProtocols: (_offered, req) => this.#wsProtocol.get(req) ?? false,
   });
-  #server: http.Server | null = null;
+  #http: GuardedHttpServer | null = null;
   #scheme = "http";
 
   constructor(opts: AdminHttpServerOptions) {
     this.#opts = opts;
-    this.#guard = new ConnectionGuard({
+  }
+
+  /** Listens; returns the address actually bound (port 0 picks one). */
+  async start(): Promise<{ hostname: string; port: number }> {
+    const opts = this.#opts;
+    const server = new GuardedHttpServer({
       name: "admin",
       maxPending: opts.maxPendingConnections,
       headerTimeoutMs: opts.requestHeaderTimeoutMs,
       log: opts.log,
       afterBurst: trimFreeMemory,
+      tls: opts.tls,
+      onRequest: (req, res) => this.#onRequest(req, res),
+      onUpgrade: (req, socket, head) => this.#onUpgrade(req, socket, head),
     });
-  }
-
-  /** Listens; returns the address actually bound (port 0 picks one). */
-  async start(): Promise<{ hostname: string; port: number }> {
-    const tls = this.#opts.tls;
-    this.#scheme = tls ? "https" : "http";
-    const server = tls ? https.createServer({ cert: tls.cert, key: tls.key }) : http.createServer();
-    server.on("request", (req, res) => this.#onRequest(req, res));
-    server.on("upgrade", (req, socket, head) => this.#onUpgrade(req, socket, head));
-    server.on("connection", (socket: Duplex) => {
-      this.#sockets.add(socket);
-      socket.once("close", () => this.#sockets.delete(socket));
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(this.#opts.port, this.#opts.hostname, () => {
-        server.removeListener("error", reject);
-        this.#guard.attach(server);
-        resolve();
-      });
-    });
-    this.#server = server;
-    const addr = server.address() as AddressInfo;
+    this.#scheme = server.scheme;
+    const addr = await server.listen(opts.port, opts.hostname);
+    this.#http = server;
     return { hostname: addr.address, port: addr.port };
   }
 
   async stop(): Promise<void> {
-    const server = this.#server;
-    if (!server) return;
-    this.#server = null;
-    this.#guard.close();
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const s of this.#sockets) s.destroy();
-    this.#sockets.clear();
-    for (const c of this.#wss.clients) c.terminate();
-    await closed;
+    const server = this.#http;
+    this.#http = null;
+    await server?.close(() => {
+      for (const c of this.#wss.clients) c.terminate();
+    });
   }
 
   #env(req: http.IncomingMessage): AdminEnv {
@@ -210,7 +190,7 @@ export class AdminHttpServer {
   }
 
   async #onRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    this.#guard.admit(req.socket);
+    this.#http?.admit(req.socket);
     const completed = Promise.withResolvers<void>();
     completed.promise.catch(() => {});
     res.once("finish", () => completed.resolve());
@@ -230,9 +210,8 @@ export class AdminHttpServer {
   }
 
   async #onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Uint8Array): Promise<void> {
-    this.#guard.admit(socket);
-    this.#sockets.add(socket);
-    socket.once("close", () => this.#sockets.delete(socket));
+    this.#http?.admit(socket);
+    this.#http?.track(socket);
     socket.on("error", () => {});
     let accepted: { protocol: string; onOpen: (socket: WebSocket) => void } | null = null;
     const marker = new Response(null, { status: 200 });

@@ -10,11 +10,9 @@
  */
 import { Buffer } from "node:buffer";
 import * as http from "node:http";
-import * as https from "node:https";
 import type { Duplex } from "node:stream";
-import type { AddressInfo } from "node:net";
 import { WebSocketServer } from "ws";
-import { ConnectionGuard } from "../core/connection_guard.ts";
+import { GuardedHttpServer } from "../core/guarded_http_server.ts";
 import { trimFreeMemory } from "../linux/malloc.ts";
 import { errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
@@ -79,7 +77,6 @@ export class StreamingServer {
   readonly tokens: TokenStore;
   readonly #opts: StreamingServerOptions;
   readonly #log: Logger;
-  readonly #sockets = new Set<Duplex>();
   /** The subprotocol picked for each upgrade request, for `handleProtocols` to answer. */
   readonly #wsProtocol = new WeakMap<http.IncomingMessage, string>();
   readonly #wss = new WebSocketServer({
@@ -87,8 +84,7 @@ export class StreamingServer {
     perMessageDeflate: false,
     handleProtocols: (_offered, req) => this.#wsProtocol.get(req) ?? false,
   });
-  readonly #guard: ConnectionGuard;
-  #server: http.Server | null = null;
+  #http: GuardedHttpServer | null = null;
   #address = "";
   #scheme = "http";
 
@@ -96,18 +92,11 @@ export class StreamingServer {
     this.#opts = opts;
     this.#log = opts.log;
     this.tokens = opts.tokens ?? new TokenStore();
-    this.#guard = new ConnectionGuard({
-      name: "streaming",
-      maxPending: opts.maxPendingConnections ?? 1024,
-      headerTimeoutMs: opts.requestHeaderTimeoutMs ?? 5000,
-      log: opts.log,
-      afterBurst: trimFreeMemory,
-    });
   }
 
   /** Open client connections (upgraded or not). */
   get connections(): number {
-    return this.#sockets.size;
+    return this.#http?.connections ?? 0;
   }
 
   /** host:port actually listened on. */
@@ -119,54 +108,41 @@ export class StreamingServer {
     const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(this.#opts.address);
     if (!m) throw new Error(`streaming address ${this.#opts.address} is not host:port`);
     const host = m[1].replace(/^\[|\]$/g, "");
-    const tls = Boolean(this.#opts.tlsCert && this.#opts.tlsKey);
-    this.#scheme = tls ? "https" : "http";
-    const server = tls
-      ? https.createServer({ cert: this.#opts.tlsCert, key: this.#opts.tlsKey })
-      : http.createServer();
-    server.on("request", (req, res) => this.#onPlainRequest(req, res));
-    server.on("upgrade", (req, socket, head) => this.#onUpgrade(req, socket, head));
-    server.on("connection", (socket: Duplex) => {
-      this.#sockets.add(socket);
-      socket.on("close", () => this.#sockets.delete(socket));
+    const opts = this.#opts;
+    const tls = opts.tlsCert && opts.tlsKey ? { cert: opts.tlsCert, key: opts.tlsKey } : undefined;
+    const server = new GuardedHttpServer({
+      name: "streaming",
+      maxPending: opts.maxPendingConnections ?? 1024,
+      headerTimeoutMs: opts.requestHeaderTimeoutMs ?? 5000,
+      log: opts.log,
+      afterBurst: trimFreeMemory,
+      tls,
+      onRequest: (req, res) => this.#onPlainRequest(req, res),
+      onUpgrade: (req, socket, head) => this.#onUpgrade(req, socket, head),
     });
-    await new Promise<void>((resolve, reject) => {
-      const onListenError = (err: Error) =>
-        reject(
-          new Error(
-            `the streaming server cannot listen on ${this.#opts.address}: ${err.message}; ` +
-              "set [streaming] address to a free host:port (port 0 picks one)",
-            { cause: err },
-          ),
-        );
-      server.once("error", onListenError);
-      server.listen(Number(m[2]), host, () => {
-        // From here on the guard's handler logs accept errors (EMFILE once) and goes on.
-        server.removeListener("error", onListenError);
-        this.#guard.attach(server);
-        resolve();
-      });
+    this.#scheme = server.scheme;
+    const addr = await server.listen(Number(m[2]), host).catch((err) => {
+      throw new Error(
+        `the streaming server cannot listen on ${opts.address}: ${errorMessage(err)}; ` +
+          "set [streaming] address to a free host:port (port 0 picks one)",
+        { cause: err },
+      );
     });
-    const addr = server.address() as AddressInfo;
     let urlHost = addr.address;
     // An unspecified bind address is not something a client can connect to.
     if (urlHost === "0.0.0.0") urlHost = "127.0.0.1";
     if (urlHost === "::") urlHost = "::1";
     this.#address = urlHost.includes(":") ? `[${urlHost}]:${addr.port}` : `${urlHost}:${addr.port}`;
-    this.#server = server;
-    this.#log.info("streaming server listening", { address: this.#address, tls });
+    this.#http = server;
+    this.#log.info("streaming server listening", { address: this.#address, tls: !!tls });
   }
 
   async stop(): Promise<void> {
-    const server = this.#server;
-    if (!server) return;
-    this.#server = null;
-    this.#guard.close();
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const s of this.#sockets) s.destroy();
-    this.#sockets.clear();
-    for (const c of this.#wss.clients) c.terminate();
-    await closed;
+    const server = this.#http;
+    this.#http = null;
+    await server?.close(() => {
+      for (const c of this.#wss.clients) c.terminate();
+    });
   }
 
   /** Stores the request and returns the absolute URL the client must use. */
@@ -181,7 +157,7 @@ export class StreamingServer {
   }
 
   #onPlainRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
-    this.#guard.admit(req.socket);
+    this.#http?.admit(req.socket);
     const route = this.#route(req.url);
     const send = (status: number, body: string) => {
       res.writeHead(status, { "content-type": "text/plain; charset=utf-8", connection: "close" })
@@ -197,9 +173,8 @@ export class StreamingServer {
   }
 
   #onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Uint8Array): void {
-    this.#guard.admit(socket);
-    this.#sockets.add(socket);
-    socket.on("close", () => this.#sockets.delete(socket));
+    this.#http?.admit(socket);
+    this.#http?.track(socket);
     socket.on("error", () => {});
     const route = this.#route(req.url);
     if (!route) {
