@@ -31,10 +31,29 @@ function startingUp(line: string): boolean {
   return STARTING.reduce((rest, s) => rest.replaceAll(s, ""), err).replace(/[[\], ]/g, "") === "";
 }
 
-/** kubelet error lines (klog `E…`), less those that are not about the runtime. */
-export function kubeletErrorLines(log: string): string[] {
+/**
+ * A ContainerStatus NotFound for a container this Skiff never made: cAdvisor watches every
+ * cgroup on the node, so containers of another runtime on the same machine (another Skiff,
+ * containerd) reach kubelet's stats provider, which asks this runtime about them.
+ */
+function foreignContainer(line: string, isOurs: (id: string) => boolean): boolean {
+  const m = line.match(
+    /"ContainerStatus from runtime service failed".*code = NotFound.*containerID="([0-9a-f]{64})"/,
+  );
+  return m !== null && !isOurs(m[1]);
+}
+
+/**
+ * kubelet error lines (klog `E…`), less those that are not about the runtime; `isOurs`
+ * says whether a container ID is one this Skiff made (default: every one).
+ */
+export function kubeletErrorLines(
+  log: string,
+  isOurs: (id: string) => boolean = () => true,
+): string[] {
   return log.split("\n").filter((l) =>
-    /^E\d{4} /.test(l) && !NOT_THE_RUNTIME.some((h) => h.test(l)) && !startingUp(l)
+    /^E\d{4} /.test(l) && !NOT_THE_RUNTIME.some((h) => h.test(l)) && !startingUp(l) &&
+    !foreignContainer(l, isOurs)
   );
 }
 

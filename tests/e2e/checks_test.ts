@@ -27,3 +27,14 @@ Deno.test("kubeletErrorLines: start-up and host lines pass, CRI failures count",
   ];
   assert.deepEqual(kubeletErrorLines([...ok, ...bad].join("\n")), bad);
 });
+
+Deno.test("kubeletErrorLines: NotFound for another runtime's container does not count", () => {
+  const status = (id: string) =>
+    line(
+      `"ContainerStatus from runtime service failed" err="rpc error: code = NotFound desc = container \\"${id}\\" not found" containerID="${id}"`,
+    );
+  const ours = "a".repeat(64), foreign = "b".repeat(64);
+  const log = [status(ours), status(foreign)].join("\n");
+  assert.deepEqual(kubeletErrorLines(log, (id) => id === ours), [status(ours)]);
+  assert.deepEqual(kubeletErrorLines(log), [status(ours), status(foreign)]);
+});
