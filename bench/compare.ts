@@ -7,7 +7,8 @@
  *   options: --only skiff|containerd (one side, no ratios), --out DIR (default bench/results),
  *   --phases a,b (only those; see PHASES), --skiff-v8-flags F (DENO_V8_FLAGS for Skiff's daemon; default the shipped
  *   ones, core/v8_flags.ts),
- *   --mix-probe (the mix: a separate grpc-go client also issues 30 reads at each burst)
+ *   --mix-probe (the mix: a separate grpc-go client also issues reads at each burst;
+ *   --mix-probe-reads N of them, default 30)
  *   --skiff-toml 'key = value' (repeatable: a top-level line of Skiff's config, e.g.
  *   'compat_authority_front = false')
  *   --skiff-env K=V (repeatable: more environment for Skiff's daemon, e.g. MALLOC_ARENA_MAX=2)
@@ -61,8 +62,6 @@ import {
 import { perCallLoop } from "./percall.ts";
 import { buildReadProbe, type ReadProbe, startReadProbe } from "./compare/readprobe.ts";
 
-/** Reads the `--mix-probe` client issues at each burst, besides the mix's own. */
-const PROBE_READS = 30;
 import { FULL_MIX, mixPods, type MixResult, mixRound, stopMixPods } from "./concurrency.ts";
 import { footprintAfterLoad, idlePolling } from "./idle.ts";
 
@@ -90,6 +89,7 @@ const { values } = parseArgs({
     "skiff-env": { type: "string", multiple: true },
     "skiff-toml": { type: "string", multiple: true },
     "mix-probe": { type: "boolean", default: false },
+    "mix-probe-reads": { type: "string", default: "30" },
   },
 });
 const SELECTED = new Set(values.phases!.split(",").map((p) => p.trim()).filter(Boolean));
@@ -98,6 +98,8 @@ if (badPhase) {
   console.error(`unknown phase ${JSON.stringify(badPhase)}; known: ${PHASES.join(", ")}`);
   Deno.exit(2);
 }
+/** Reads the `--mix-probe` client issues at each burst, besides the mix's own. */
+const PROBE_READS = Math.max(1, Math.min(1000, Number(values["mix-probe-reads"]) || 30));
 const ALL_PHASES = SELECTED.size === PHASES.length;
 const QUICK = values.quick;
 const ONLY = values.only as "skiff" | "containerd" | undefined;
