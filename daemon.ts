@@ -223,6 +223,7 @@ async function watchExits(
     rescanMs: 10_000,
   });
   await exitWatcher.start();
+  containers.watchExits();
   cleanups.push(() => exitWatcher.close());
 }
 

@@ -7,6 +7,10 @@
  *   options: --only skiff|containerd (one side, no ratios), --out DIR (default bench/results),
  *   --phases a,b (only those; see PHASES), --skiff-v8-flags F (DENO_V8_FLAGS for Skiff's daemon; default the shipped
  *   ones, core/v8_flags.ts),
+ *   --mix-probe (the mix: a separate grpc-go client also issues reads at each burst;
+ *   --mix-probe-reads N of them, default 30)
+ *   --skiff-toml 'key = value' (repeatable: a top-level line of Skiff's config, e.g.
+ *   'compat_authority_front = false')
  *   --skiff-env K=V (repeatable: more environment for Skiff's daemon, e.g. MALLOC_ARENA_MAX=2)
  *
  * Both runtimes use runc with cgroupfs, the same bridge + host-local + portmap conflist (each
@@ -55,6 +59,9 @@ import {
   type RuntimeResult,
   textTable,
 } from "./compare/report.ts";
+import { perCallLoop } from "./percall.ts";
+import { buildReadProbe, type ReadProbe, startReadProbe } from "./compare/readprobe.ts";
+
 import { FULL_MIX, mixPods, type MixResult, mixRound, stopMixPods } from "./concurrency.ts";
 import { footprintAfterLoad, idlePolling } from "./idle.ts";
 
@@ -62,6 +69,7 @@ import { footprintAfterLoad, idlePolling } from "./idle.ts";
 const PHASES = [
   "memory",
   "sequential",
+  "percall",
   "concurrent",
   "list",
   "pull",
@@ -79,6 +87,9 @@ const { values } = parseArgs({
     // What the shipped binary runs with (core/v8_flags.ts); "" for V8's defaults.
     "skiff-v8-flags": { type: "string", default: DAEMON_V8_FLAGS.join(",") },
     "skiff-env": { type: "string", multiple: true },
+    "skiff-toml": { type: "string", multiple: true },
+    "mix-probe": { type: "boolean", default: false },
+    "mix-probe-reads": { type: "string", default: "30" },
   },
 });
 const SELECTED = new Set(values.phases!.split(",").map((p) => p.trim()).filter(Boolean));
@@ -87,6 +98,8 @@ if (badPhase) {
   console.error(`unknown phase ${JSON.stringify(badPhase)}; known: ${PHASES.join(", ")}`);
   Deno.exit(2);
 }
+/** Reads the `--mix-probe` client issues at each burst, besides the mix's own. */
+const PROBE_READS = Math.max(1, Math.min(1000, Number(values["mix-probe-reads"]) || 30));
 const ALL_PHASES = SELECTED.size === PHASES.length;
 const QUICK = values.quick;
 const ONLY = values.only as "skiff" | "containerd" | undefined;
@@ -99,6 +112,7 @@ if (ONLY && ONLY !== "skiff" && ONLY !== "containerd") {
 const COUNTS = QUICK
   ? {
     sequential: 5,
+    perCall: 5,
     concurrentWidth: 5,
     concurrentRounds: 1,
     pulls: 1,
@@ -118,6 +132,7 @@ const COUNTS = QUICK
   }
   : {
     sequential: 100,
+    perCall: 50,
     concurrentWidth: 20,
     concurrentRounds: 5,
     pulls: 10,
@@ -236,6 +251,13 @@ async function benchSideBySide(
       (rt) => sequentialLifecycle(rt, images.busybox, COUNTS.sequential),
     );
   }
+  if (on("percall")) {
+    await phase(
+      "perCall",
+      `${COUNTS.perCall} lifecycles, each call timed (critest-style)`,
+      (rt) => perCallLoop(rt, images.busybox, COUNTS.perCall),
+    );
+  }
   if (on("concurrent")) {
     await phase(
       "concurrent",
@@ -309,8 +331,16 @@ async function mixPhases(
     reads: COUNTS.mixReads,
   };
   const pods = new Map<RuntimeUnderTest, Awaited<ReturnType<typeof mixPods>>>();
+  const probes = new Map<RuntimeUnderTest, ReadProbe>();
   try {
     for (const rt of sides) pods.set(rt, await mixPods(rt, images.busybox, counts.pods));
+    if (values["mix-probe"]) {
+      const built = await buildReadProbe();
+      cleanups.push(built.dispose);
+      for (const rt of sides) {
+        probes.set(rt, await startReadProbe(built.binary, rt.client.socket, PROBE_READS));
+      }
+    }
     for (let r = 0; r < COUNTS.mixRounds; r++) {
       await phase(
         "mix",
@@ -318,12 +348,13 @@ async function mixPhases(
         async (rt) => {
           const acc: MixResult = partial.get(rt)!.mix ??
             { counts, times: {}, errors: [], bursts: [] };
-          await mixRound(rt, pods.get(rt)!, counts, acc);
+          await mixRound(rt, pods.get(rt)!, counts, acc, probes.get(rt));
           return acc;
         },
       );
     }
   } finally {
+    for (const probe of probes.values()) await probe.close();
     for (const [rt, p] of pods) await stopMixPods(rt, p);
   }
 }
@@ -341,7 +372,10 @@ async function startSkiff(registry: TestRegistry): Promise<RuntimeUnderTest> {
   // containerd logs at info: so does Skiff here (the test helper's default is debug).
   await Deno.writeTextFile(
     s.configPath,
-    s.configToml().replace(`log_level = "debug"`, `log_level = "info"`),
+    s.configToml().replace(
+      `log_level = "debug"`,
+      [`log_level = "info"`, ...(values["skiff-toml"] ?? [])].join("\n"),
+    ),
   );
   const cgroupParent = `/skiff-bench-${randomHex(8)}`;
   cleanups.push(() => removeCgroup(cgroupParent));

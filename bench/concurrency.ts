@@ -13,6 +13,7 @@ import type { RuntimeUnderTest } from "./compare/workloads.ts";
 import { startPod, stopPod } from "./compare/workloads.ts";
 import type { PodHandle } from "./compare/workloads.ts";
 import { podConfig, pool } from "./compare/workloads.ts";
+import type { ReadProbe } from "./compare/readprobe.ts";
 
 export type MixKind =
   | "ExecSync"
@@ -49,6 +50,7 @@ export async function mixRound(
   pods: PodHandle[],
   counts: MixCounts,
   into: MixResult,
+  probe?: ReadProbe,
 ): Promise<void> {
   const calls: [MixKind, () => Promise<unknown>][] = [];
   const containers = pods.flatMap((p) => p.containerIds);
@@ -90,6 +92,15 @@ export async function mixRound(
     [calls[i], calls[j]] = [calls[j], calls[i]];
   }
   const t0 = performance.now();
+  const probed = probe?.fire(containers[0]).then((r) => {
+    for (const [kind, times] of Object.entries(r.times)) {
+      (into.probeTimes ??= {})[kind as MixKind] = [
+        ...(into.probeTimes?.[kind as MixKind] ?? []),
+        ...times,
+      ];
+    }
+    if (r.errors) into.errors.push(`probe: ${r.errors} failed reads`);
+  });
   await Promise.all(calls.map(async ([kind, fn]) => {
     try {
       await fn();
@@ -99,6 +110,7 @@ export async function mixRound(
     }
   }));
   into.bursts.push(performance.now() - t0);
+  await probed;
   // Not measured: the churned pods are removed after the burst.
   await pool(
     churned.length,

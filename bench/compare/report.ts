@@ -6,10 +6,12 @@ import type { MachineDescription } from "./host.ts";
 import type { Lifecycle, MemorySample } from "./workloads.ts";
 import { type MixKind, READ_KINDS } from "../concurrency.ts";
 import type { IdleResult } from "../idle.ts";
+import { PER_CALL_KINDS, type PerCallResult } from "../percall.ts";
 
 /** What each phase measured; a phase left out with `--phases` has no entry. */
 export interface RuntimeResult {
   sequential: Lifecycle;
+  perCall: PerCallResult;
   concurrent: Lifecycle;
   memoryIdle: MemorySample;
   memoryLoaded: MemorySample;
@@ -23,6 +25,8 @@ export interface RuntimeResult {
 export interface MixResult {
   counts: { pods: number; exec: number; churn: number; reads: number };
   times: Partial<Record<MixKind, number[]>>;
+  /** `--mix-probe`: the reads of the separate grpc-go client, ms from its burst. */
+  probeTimes?: Partial<Record<MixKind, number[]>>;
   errors: string[];
   bursts: number[];
 }
@@ -64,6 +68,13 @@ function loadRows(res: BenchResult): Row[] {
         value: (r) => percentile(r.mix.times[kind] ?? [], p),
       });
     }
+  }
+  for (const kind of READ_KINDS) {
+    out.push({
+      measure: `${mixCalls}-call mix, separate Go client: ${kind} p99`,
+      unit: "ms",
+      value: (r) => percentile(r.mix.probeTimes?.[kind] ?? [], 99),
+    });
   }
   const idle = `idle, ${c.idlePods} pods polled ${c.idleSeconds} s`;
   out.push(
@@ -126,6 +137,9 @@ function rows(res: BenchResult): Row[] {
     ms("pod teardown (all four calls) p50", (r) => percentile(seq(r).stop.map((t) => t.total), 50)),
     ms("pod start, sequential p50", (r) => percentile(seq(r).start.map((t) => t.total), 50)),
     ms("pod start, sequential p95", (r) => percentile(seq(r).start.map((t) => t.total), 95)),
+    ...PER_CALL_KINDS.map((kind) =>
+      ms(`one at a time: ${kind} p50`, (r) => percentile(r.perCall[kind] ?? [], 50))
+    ),
     ms(
       `pod start, ${width} concurrent p50`,
       (r) => percentile(r.concurrent.start.map((t) => t.total), 50),
@@ -222,6 +236,7 @@ export function markdownTable(res: BenchResult): string {
     ...body.map((r) => `| ${r.join(" | ")} |`),
     "",
     `Ratio below 1: Skiff took less time or memory. ${c.sequential} sequential pods, ` +
+    `${c.perCall} one-at-a-time lifecycles (each call timed), ` +
     `${c.concurrentRounds} x ${c.concurrentWidth} concurrent, ${c.pulls} fresh pull(s) of a ` +
     `${res.multiLayerImage.layers}-layer ${(res.multiLayerImage.bytes / 1048576).toFixed(1)} MiB ` +
     `image, ${c.listCalls} ListContainers calls, memory at 0 and ${c.memoryPods} running pods; ` +

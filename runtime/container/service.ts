@@ -15,6 +15,7 @@ import { errorMessage, InvalidArgumentError, NotFoundError } from "../../core/er
 import { KeyedLock } from "../../core/keyed_lock.ts";
 import type { Logger } from "../../core/log.ts";
 import { hasHugetlbController, hostCgroupVersion } from "../../linux/cgroup.ts";
+import { isAlive } from "../../linux/processes.ts";
 import type { Collection, Store } from "../../store/mod.ts";
 import { resolveBinary } from "../binaries.ts";
 import type {
@@ -37,6 +38,7 @@ import { type ContainerListFilter, type ContainerRecord, nameKey } from "./recor
 import { recoverContainers } from "./recover.ts";
 import { removeContainer } from "./remove.ts";
 import { startContainer } from "./start.ts";
+import { isLive } from "./state.ts";
 import { stopContainer } from "./stop.ts";
 import type { ContainerConfig } from "../model.ts";
 
@@ -78,6 +80,12 @@ export class ContainerContext {
   readonly reaps = new Map<string, Promise<void>>();
   /** Containers whose runtime state a reap already deleted: removal need not run runc again. */
   readonly reaped = new Set<string>();
+  /** Set when an exit watcher reports exit files (ContainerService.watchExits). */
+  exitsWatched = false;
+  /** Live containers whose exit file the watcher reported and that are not settled yet. */
+  readonly exitsReported = new Set<string>();
+  /** When list last looked at a live container's exit file and conmon (ms, monotonic). */
+  readonly lastExitCheck = new Map<string, number>();
 
   constructor(readonly deps: ContainerServiceDeps) {
     this.records = deps.store.collection<ContainerRecord>("containers");
@@ -114,6 +122,8 @@ export class ContainerContext {
   forget(rec: ContainerRecord): void {
     this.records.delete(rec.id);
     this.cache.delete(rec.id);
+    this.exitsReported.delete(rec.id);
+    this.lastExitCheck.delete(rec.id);
     const key = nameKey(rec);
     if (this.names.get(key) === rec.id) this.names.delete(key);
   }
@@ -147,6 +157,28 @@ export class ContainerContext {
   }
 }
 
+/**
+ * How long list() may trust a live container's state without looking at its exit file and
+ * conmon itself, when an exit watcher reports exits. kubelet relists every second and a
+ * burst of reads lists many times: a failed exit-file read (an exception) and a /proc read
+ * per running container per call were most of ListContainers' own time. A reported exit is
+ * settled at once; the bounded look still notices a conmon that died without writing one.
+ */
+const LIST_EXIT_CHECK_MS = 2000;
+
+function settleForList(ctx: ContainerContext, rec: ContainerRecord, now: number): void {
+  if (!isLive(rec)) return;
+  if (ctx.exitsWatched && !ctx.exitsReported.has(rec.id)) {
+    const last = ctx.lastExitCheck.get(rec.id);
+    if (last !== undefined && now - last < LIST_EXIT_CHECK_MS) return;
+  }
+  ctx.lastExitCheck.set(rec.id, now);
+  if (settleExit(ctx, rec)) {
+    ctx.exitsReported.delete(rec.id);
+    ctx.lastExitCheck.delete(rec.id);
+  }
+}
+
 export class ContainerService implements ImageUsage, PodContainers, ContainerLookup {
   private readonly ctx: ContainerContext;
 
@@ -168,10 +200,20 @@ export class ContainerService implements ImageUsage, PodContainers, ContainerLoo
     return this.ctx.exitDir;
   }
 
+  /**
+   * From now on an exit watcher calls settle() for every exit file that appears, so list()
+   * need not look for exit files of its own on every call (see settleForList).
+   */
+  watchExits(): void {
+    this.ctx.exitsWatched = true;
+  }
+
   /** Settles a container whose exit file appeared: records the exit, publishes the event. */
   settle(id: string): void {
     const rec = this.ctx.cache.get(id);
-    if (rec) settleExit(this.ctx, rec);
+    if (!rec) return;
+    if (settleExit(this.ctx, rec)) this.ctx.exitsReported.delete(id);
+    else this.ctx.exitsReported.add(id);
   }
 
   /**
@@ -204,7 +246,13 @@ export class ContainerService implements ImageUsage, PodContainers, ContainerLoo
   /** A container by full ID or unique prefix, with its exit settled if it ended. */
   get(idOrPrefix: string): ContainerRecord {
     const rec = this.ctx.resolve(idOrPrefix);
-    settleExit(this.ctx, rec);
+    const ctx = this.ctx;
+    // With a watcher reporting exits, a live container whose conmon still runs and whose
+    // exit was not reported has not ended (conmon writes the exit file before it exits):
+    // no exit-file read, which fails with an exception, on every status call.
+    const trusted = ctx.exitsWatched && isLive(rec) && !ctx.exitsReported.has(rec.id) &&
+      isAlive(rec.conmonPid);
+    if (!trusted && settleExit(ctx, rec)) ctx.exitsReported.delete(rec.id);
     return rec;
   }
 
@@ -212,7 +260,8 @@ export class ContainerService implements ImageUsage, PodContainers, ContainerLoo
     let recs = [...this.ctx.cache.values()];
     if (filter.id) recs = recs.filter((r) => r.id.startsWith(filter.id!));
     if (filter.sandboxId) recs = recs.filter((r) => r.sandboxId.startsWith(filter.sandboxId!));
-    for (const r of recs) settleExit(this.ctx, r);
+    const now = performance.now();
+    for (const r of recs) settleForList(this.ctx, r, now);
     if (filter.state) recs = recs.filter((r) => r.state === filter.state);
     if (filter.labels) {
       const want = Object.entries(filter.labels);

@@ -177,6 +177,26 @@ Deno.test(
       }
       assertEquals(streamed.sort(), [id, done].sort());
 
+      // an exit seen by ListContainers alone, as kubelet's relist sees it (no status call):
+      // the exit watcher reports it, list no longer reads exit files on every call
+      const { container_id: quits } = await s.client.call("CreateContainer", {
+        pod_sandbox_id: podId,
+        config: ctr(img.ref, "quits", { command: ["sh", "-c", "exit 3"] }),
+        sandbox_config,
+      });
+      await s.client.call("StartContainer", { container_id: quits });
+      let listed = "";
+      for (let i = 0; i < 400 && listed !== "CONTAINER_EXITED"; i++) {
+        const found = (await s.client.call("ListContainers", { filter: { id: quits } }))
+          .containers;
+        listed = found[0]?.state ?? "";
+        if (listed !== "CONTAINER_EXITED") await new Promise((r) => setTimeout(r, 25));
+      }
+      assertEquals(listed, "CONTAINER_EXITED");
+      const qst = (await s.client.call("ContainerStatus", { container_id: quits })).status!;
+      assertEquals([qst.exit_code, qst.reason], [3, "Error"]);
+      await s.client.call("RemoveContainer", { container_id: quits });
+
       // stop with the image's StopSignal (handled: exits 0 long before the grace period)
       const t0 = Date.now();
       await s.client.call("StopContainer", { container_id: id, timeout: "30" });
