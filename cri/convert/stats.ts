@@ -116,7 +116,9 @@ export function podSandboxStats(p: PodUsage): DeepPartial<PodSandboxStats> {
       cpu,
       memory,
       io,
-      network: p.network
+      // Network only with a default interface: kubelet (1.32 and later) dereferences it
+      // whenever the message is there, and a pod with no eth0 yet (or any more) crashed it.
+      network: def
         ? {
           timestamp: ts,
           default_interface: def,

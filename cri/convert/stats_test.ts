@@ -145,3 +145,9 @@ Deno.test("podSandboxMetrics: the pod as POD, loopback left out, whole seconds",
   assert.equal(start?.value?.value, String((AT - 10_000) / 1000));
   assert.equal(metricDescriptors().length, Object.keys(METRICS).length);
 });
+
+Deno.test("podSandboxStats: no network message without a default interface (kubelet needs one)", () => {
+  assert.equal(podSandboxStats({ ...pod, network: [iface("lo", 1)] }).linux?.network, null);
+  assert.equal(podSandboxStats({ ...pod, network: [] }).linux?.network, null);
+  assert.equal(podSandboxStats({ ...pod, network: null }).linux?.network, null);
+});

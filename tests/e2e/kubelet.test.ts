@@ -45,6 +45,15 @@ const STATS_FLAGS = ["--feature-gates=PodAndContainerStatsFromCRI=true"];
 
 const SHELL_TERM = "trap 'exit 0' TERM; ";
 
+const ARTIFACTS = new URL("../artifacts/e2e/", import.meta.url).pathname;
+
+async function keepLogs(logs: [string | undefined, string][]): Promise<void> {
+  await Deno.mkdir(ARTIFACTS, { recursive: true });
+  for (const [from, name] of logs) {
+    if (from) await Deno.copyFile(from, `${ARTIFACTS}${name}`).catch(() => {});
+  }
+}
+
 Deno.test({
   name: "kubelet drives Skiff end to end",
   ignore,
@@ -69,9 +78,9 @@ Deno.test({
         await new Promise((r) => setTimeout(r, 12_000));
         const log = await kubelet.log();
         assert.match(log, /Container runtime initialized/);
-        // Any container this Skiff made is in its debug log; others are another runtime's.
+        // Every container this Skiff made is logged as created; others are another runtime's.
         const skiffLog = await Deno.readTextFile(s.logFile);
-        const ours = (id: string) => skiffLog.includes(id);
+        const ours = (id: string) => skiffLog.includes(`msg="container created" id=${id}`);
         assert.deepEqual(kubeletErrorLines(log, ours), [], "kubelet logged errors while idle");
       });
 
@@ -344,6 +353,8 @@ Deno.test({
     } finally {
       // kubelet first (it would restart what Skiff removes), then the pods, then its cgroups.
       await k?.stop();
+      // Both logs are kept for whoever reads a failure (tests/artifacts is not committed).
+      await keepLogs([[k?.logFile, "kubelet.log"], [s.logFile, "skiff.log"]]);
       await s.dispose();
       await k?.cleanupHost();
       await registry.stop();
