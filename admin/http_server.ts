@@ -11,12 +11,10 @@
  * (rejects when the client goes away before the response was delivered) and, on upgrade
  * requests, `upgradeWebSocket`.
  */
-import { Buffer } from "node:buffer";
 import * as http from "node:http";
 import { Readable } from "node:stream";
 import type { Duplex } from "node:stream";
 import type { Context } from "hono";
-import { WebSocketServer } from "ws";
 import { GuardedHttpServer } from "../core/guarded_http_server.ts";
 import { trimFreeMemory } from "../linux/malloc.ts";
 import type { Logger } from "../core/log.ts";
@@ -137,13 +135,6 @@ async function rawResponse(socket: Duplex, response: Response): Promise<void> {
 
 export class AdminHttpServer {
   readonly #opts: AdminHttpServerOptions;
-  /** The subprotocol a route accepted, for `handleProtocols` to answer. */
-  readonly #wsProtocol = new WeakMap<http.IncomingMessage, string>();
-  readonly #wss = new WebSocketServer({
-    noServer: true,
-    perMessageDeflate: false,
-    handleProtocols: (_offered, req) => this.#wsProtocol.get(req) ?? false,
-  });
   #http: GuardedHttpServer | null = null;
   #scheme = "http";
 
@@ -173,9 +164,7 @@ export class AdminHttpServer {
   async stop(): Promise<void> {
     const server = this.#http;
     this.#http = null;
-    await server?.close(() => {
-      for (const c of this.#wss.clients) c.terminate();
-    });
+    await server?.close();
   }
 
   #env(req: http.IncomingMessage): AdminEnv {
@@ -234,8 +223,7 @@ export class AdminHttpServer {
       if (!socket.destroyed) await rawResponse(socket, response);
       return;
     }
-    this.#wsProtocol.set(req, chosen.protocol);
-    this.#wss.handleUpgrade(req, socket, Buffer.from(head), (ws) => {
+    this.#http?.acceptWebSocket(req, socket, head, chosen.protocol, (ws) => {
       ws.binaryType = "arraybuffer";
       chosen.onOpen(ws as unknown as WebSocket);
     });

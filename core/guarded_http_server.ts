@@ -1,12 +1,15 @@
 /**
  * A `node:http`/`node:https` listener behind a ConnectionGuard, shared by the streaming
  * server and the admin API: it tracks its sockets so that stopping ends every connection
- * (upgraded ones too), and hands requests and upgrades to its owner.
+ * (upgraded ones and WebSockets too), hands requests and upgrades to its owner, and accepts
+ * WebSockets with the subprotocol the owner picked.
  */
 import * as http from "node:http";
 import * as https from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
+import { Buffer } from "node:buffer";
+import { type WebSocket, WebSocketServer } from "ws";
 import { ConnectionGuard, type ConnectionGuardOptions } from "./connection_guard.ts";
 
 export interface GuardedHttpServerOptions extends ConnectionGuardOptions {
@@ -20,6 +23,13 @@ export class GuardedHttpServer {
   readonly #server: http.Server;
   readonly #guard: ConnectionGuard;
   readonly #sockets = new Set<Duplex>();
+  /** The subprotocol the owner picked for each upgrade request, for `handleProtocols`. */
+  readonly #wsProtocol = new WeakMap<http.IncomingMessage, string>();
+  readonly #wss = new WebSocketServer({
+    noServer: true,
+    perMessageDeflate: false,
+    handleProtocols: (_offered, req) => this.#wsProtocol.get(req) ?? false,
+  });
   #listening = false;
 
   constructor(opts: GuardedHttpServerOptions) {
@@ -53,6 +63,21 @@ export class GuardedHttpServer {
     socket.once("close", () => this.#sockets.delete(socket));
   }
 
+  /**
+   * Completes a WebSocket upgrade answering with `protocol` (null: the client offered none)
+   * and hands the socket to `onOpen`.
+   */
+  acceptWebSocket(
+    req: http.IncomingMessage,
+    socket: Duplex,
+    head: Uint8Array,
+    protocol: string | null,
+    onOpen: (ws: WebSocket) => void,
+  ): void {
+    if (protocol !== null) this.#wsProtocol.set(req, protocol);
+    this.#wss.handleUpgrade(req, socket, Buffer.from(head), onOpen);
+  }
+
   /** Listens on host:port (port 0 picks one); rejects with the listener's own error. */
   async listen(port: number, hostname: string): Promise<AddressInfo> {
     const server = this.#server;
@@ -69,15 +94,15 @@ export class GuardedHttpServer {
     return server.address() as AddressInfo;
   }
 
-  /** Stops listening and ends every connection; `endUpgraded` ends the owner's streams. */
-  async close(endUpgraded: () => void = () => {}): Promise<void> {
+  /** Stops listening and ends every connection, WebSockets included. */
+  async close(): Promise<void> {
     if (!this.#listening) return;
     this.#listening = false;
     this.#guard.close();
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     for (const s of this.#sockets) s.destroy();
     this.#sockets.clear();
-    endUpgraded();
+    for (const c of this.#wss.clients) c.terminate();
     await closed;
   }
 }

@@ -8,10 +8,8 @@
  * - WebSocket `channel.k8s.io`, `base64.channel.k8s.io`, their `v4.` forms and
  *   `v5.channel.k8s.io` (stdin half-close), for remote command and port-forward.
  */
-import { Buffer } from "node:buffer";
 import * as http from "node:http";
 import type { Duplex } from "node:stream";
-import { WebSocketServer } from "ws";
 import { GuardedHttpServer } from "../core/guarded_http_server.ts";
 import { trimFreeMemory } from "../linux/malloc.ts";
 import { errorMessage } from "../core/errors.ts";
@@ -77,13 +75,6 @@ export class StreamingServer {
   readonly tokens: TokenStore;
   readonly #opts: StreamingServerOptions;
   readonly #log: Logger;
-  /** The subprotocol picked for each upgrade request, for `handleProtocols` to answer. */
-  readonly #wsProtocol = new WeakMap<http.IncomingMessage, string>();
-  readonly #wss = new WebSocketServer({
-    noServer: true,
-    perMessageDeflate: false,
-    handleProtocols: (_offered, req) => this.#wsProtocol.get(req) ?? false,
-  });
   #http: GuardedHttpServer | null = null;
   #address = "";
   #scheme = "http";
@@ -140,9 +131,7 @@ export class StreamingServer {
   async stop(): Promise<void> {
     const server = this.#http;
     this.#http = null;
-    await server?.close(() => {
-      for (const c of this.#wss.clients) c.terminate();
-    });
+    await server?.close();
   }
 
   /** Stores the request and returns the absolute URL the client must use. */
@@ -480,8 +469,7 @@ export class StreamingServer {
         );
       }
     }
-    if (offered.length) this.#wsProtocol.set(req, protocol);
-    this.#wss.handleUpgrade(req, socket, Buffer.from(head), (ws) => {
+    this.#http?.acceptWebSocket(req, socket, head, offered.length ? protocol : null, (ws) => {
       const channel = new WsChannels(ws, protocol);
       if (request.kind === "portforward") {
         this.#wsPortForward(channel, request.req, ports);
