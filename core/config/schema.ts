@@ -88,6 +88,22 @@ const HANDLER_ENTRY = {
   },
 } as const satisfies Record<string, FieldSpec>;
 
+/** The connection guard's limits, the same keys for every TCP listener (streaming, admin). */
+const CONNECTION_LIMITS = {
+  max_pending_connections: {
+    type: "int",
+    default: 1024,
+    min: 1,
+    doc: "connections that have not completed a request yet, at most; more are closed",
+  },
+  request_header_timeout_seconds: {
+    type: "int",
+    default: 5,
+    min: 1,
+    doc: "close a connection that has not sent a complete request within this",
+  },
+} as const satisfies Record<string, FieldSpec>;
+
 const REGISTRY_ENTRY = {
   mirrors: {
     type: "string[]",
@@ -171,18 +187,7 @@ export const CONFIG_SCHEMA = {
           min: 1,
           doc: "time the client has to open its streams",
         },
-        max_pending_connections: {
-          type: "int",
-          default: 1024,
-          min: 1,
-          doc: "connections that have not completed a request yet, at most; more are closed",
-        },
-        request_header_timeout_seconds: {
-          type: "int",
-          default: 5,
-          min: 1,
-          doc: "close a connection that has not sent a complete request within this",
-        },
+        ...CONNECTION_LIMITS,
       },
     },
     admin: {
@@ -211,18 +216,7 @@ export const CONFIG_SCHEMA = {
           default: "",
           doc: "exec/attach/port-forward audit log; empty = <root_dir>/audit.log",
         },
-        max_pending_connections: {
-          type: "int",
-          default: 1024,
-          min: 1,
-          doc: "connections that have not completed a request yet, at most; more are closed",
-        },
-        request_header_timeout_seconds: {
-          type: "int",
-          default: 5,
-          min: 1,
-          doc: "close a connection that has not sent a complete request within this",
-        },
+        ...CONNECTION_LIMITS,
       },
     },
     runtime: {
