@@ -8,13 +8,7 @@
  * that starts something registers how to undo it, and one `try` covers them all, so a
  * failure anywhere in start-up stops what had started, in reverse order.
  */
-import {
-  adminTokenFile,
-  type Config,
-  databaseFile,
-  internalCriSocket,
-  parseHostPort,
-} from "./core/config/mod.ts";
+import { adminTokenFile, type Config, databaseFile, parseHostPort } from "./core/config/mod.ts";
 import { acquireInstanceLock } from "./core/instance_lock.ts";
 import { type Logger, logger } from "./core/log.ts";
 import { MetricsRegistry } from "./core/metrics.ts";
@@ -301,7 +295,6 @@ async function startCri(
   const { config } = base;
   const cri = new CriServer({
     socket: config.socket,
-    internalSocket: config.compat_authority_front ? internalCriSocket(config) : undefined,
     handlers,
     metrics: base.metrics,
     log: base.log.child("cri"),

@@ -5,9 +5,8 @@
  * operator it almost always means "the object is in the wrong state" (an image in use, a
  * container still running), not a malformed request.
  */
-import { status as GrpcStatus } from "@grpc/grpc-js";
 import { errorMessage } from "../core/errors.ts";
-import { grpcCode, grpcCodeName } from "../cri/errors.ts";
+import { grpcCode, grpcCodeName, GrpcStatus } from "../cri/errors.ts";
 
 const HTTP_STATUS: Partial<Record<GrpcStatus, number>> = {
   [GrpcStatus.CANCELLED]: 499,

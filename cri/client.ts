@@ -4,7 +4,8 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import type { CriMethod, CriRpcs, DeepPartial } from "./handler.ts";
-import { loadCriRoot, SERVICE_NAMES, serviceDefinition } from "./proto.ts";
+import { Buffer } from "node:buffer";
+import { loadCriRoot, SERVICE_NAMES, type ServiceName, serviceRpcs } from "./proto.ts";
 
 export interface CallOptions {
   /** Milliseconds until the call's deadline. */
@@ -21,6 +22,24 @@ export class CriCallError extends Error {
   get codeName(): string {
     return grpc.status[this.code] ?? String(this.code);
   }
+}
+
+/** grpc-js service definition for one CRI service. */
+function serviceDefinition(root: ReturnType<typeof loadCriRoot>, service: ServiceName) {
+  const def: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+  for (const rpc of serviceRpcs(root, service)) {
+    def[rpc.name] = {
+      path: rpc.path,
+      requestStream: rpc.requestStream,
+      responseStream: rpc.responseStream,
+      requestSerialize: (v: unknown) => Buffer.from(rpc.request.encode(v)),
+      requestDeserialize: (b: Buffer) => rpc.request.decode(b),
+      responseSerialize: (v: unknown) => Buffer.from(rpc.response.encode(v)),
+      responseDeserialize: (b: Buffer) => rpc.response.decode(b),
+      originalName: rpc.name,
+    };
+  }
+  return def as grpc.ServiceDefinition;
 }
 
 type Unary = {

@@ -1,6 +1,26 @@
 /** The one place domain errors become gRPC status codes. */
-import { status as GrpcStatus } from "@grpc/grpc-js";
 import { type ErrorKind, errorKind, errorMessage } from "../core/errors.ts";
+
+/** gRPC status codes (grpc/doc/statuscodes.md); the enum maps both ways, code ⇄ name. */
+export enum GrpcStatus {
+  OK = 0,
+  CANCELLED = 1,
+  UNKNOWN = 2,
+  INVALID_ARGUMENT = 3,
+  DEADLINE_EXCEEDED = 4,
+  NOT_FOUND = 5,
+  ALREADY_EXISTS = 6,
+  PERMISSION_DENIED = 7,
+  RESOURCE_EXHAUSTED = 8,
+  FAILED_PRECONDITION = 9,
+  ABORTED = 10,
+  OUT_OF_RANGE = 11,
+  UNIMPLEMENTED = 12,
+  INTERNAL = 13,
+  UNAVAILABLE = 14,
+  DATA_LOSS = 15,
+  UNAUTHENTICATED = 16,
+}
 
 const CODES: Record<ErrorKind, GrpcStatus> = {
   not_found: GrpcStatus.NOT_FOUND,

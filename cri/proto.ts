@@ -1,10 +1,8 @@
 /**
- * Loads the CRI schema (`cri/api.proto`) with protobufjs and builds grpc-js service
- * definitions whose codecs turn wire bytes into the plain objects typed in `cri/types.ts`.
+ * Loads the CRI schema (`cri/api.proto`) with protobufjs and describes its RPCs, with codecs
+ * that turn wire bytes into the plain objects typed in `cri/types.ts`.
  */
 import protobuf from "protobufjs";
-import type { MethodDefinition, ServiceDefinition } from "@grpc/grpc-js";
-import { Buffer } from "node:buffer";
 
 export const CRI_PACKAGE = "runtime.v1";
 export const SERVICE_NAMES = ["RuntimeService", "ImageService"] as const;
@@ -47,24 +45,30 @@ export function messageCodec<T>(type: protobuf.Type): MessageCodec<T> {
   };
 }
 
-/** grpc-js service definition for one CRI service. */
-export function serviceDefinition(root: protobuf.Root, service: ServiceName): ServiceDefinition {
+/** One RPC of the CRI services, as the server routes it. */
+export interface RpcDescriptor {
+  /** The method's name, e.g. `ListContainers`. */
+  name: string;
+  /** `/runtime.v1.RuntimeService/ListContainers`: the HTTP/2 `:path`. */
+  path: string;
+  requestStream: boolean;
+  responseStream: boolean;
+  request: MessageCodec<unknown>;
+  response: MessageCodec<unknown>;
+}
+
+/** Every RPC of one CRI service. */
+export function serviceRpcs(root: protobuf.Root, service: ServiceName): RpcDescriptor[] {
   const svc = root.lookupService(`${CRI_PACKAGE}.${service}`);
-  const def: Record<string, MethodDefinition<unknown, unknown>> = {};
-  for (const m of svc.methodsArray) {
+  return svc.methodsArray.map((m) => {
     m.resolve();
-    const req = messageCodec<unknown>(m.resolvedRequestType!);
-    const res = messageCodec<unknown>(m.resolvedResponseType!);
-    def[m.name] = {
+    return {
+      name: m.name,
       path: `/${CRI_PACKAGE}.${service}/${m.name}`,
       requestStream: !!m.requestStream,
       responseStream: !!m.responseStream,
-      requestSerialize: (v: unknown) => Buffer.from(req.encode(v)),
-      requestDeserialize: (b: Buffer) => req.decode(b),
-      responseSerialize: (v: unknown) => Buffer.from(res.encode(v)),
-      responseDeserialize: (b: Buffer) => res.decode(b),
-      originalName: m.name,
+      request: messageCodec<unknown>(m.resolvedRequestType!),
+      response: messageCodec<unknown>(m.resolvedResponseType!),
     };
-  }
-  return def as ServiceDefinition;
+  });
 }

@@ -1,64 +1,49 @@
 /**
- * The CRI gRPC server on a unix socket. Routes every RPC of both services: built ones to
- * their handler, the rest to UNIMPLEMENTED naming the RPC. Logs each call once, counts it
- * in the metrics, and turns any thrown value into a gRPC status (never a crash).
+ * The CRI gRPC server on a unix socket: Skiff's own HTTP/2 (cri/http2/) and gRPC framing
+ * (cri/grpc/) on node:net, one JS hop per call. Every RPC of both services is routed: built
+ * ones to their handler, the rest to UNIMPLEMENTED naming the RPC (cri/dispatch.ts).
+ *
+ * Any `:authority` is accepted, so kubelet and crictl older than 1.30 (which send the socket
+ * path there, refused by nghttp2-based servers) work without a rewriting front.
  */
-import * as grpc from "@grpc/grpc-js";
+import net from "node:net";
 import { dirname } from "node:path";
-import type { Server as NetServer } from "node:net";
 import { ListenerWatchdog } from "../core/connection_guard.ts";
-import { FailedPreconditionError, UnimplementedError } from "../core/errors.ts";
+import { FailedPreconditionError, UnavailableError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import type { MetricsRegistry } from "../core/metrics.ts";
-import { grpcCodeName, toGrpcStatus } from "./errors.ts";
-import { AuthorityFront } from "./compat/authority_front.ts";
-import type {
-  CallContext,
-  CriHandlers,
-  CriMethod,
-  StreamHandler,
-  UnaryHandler,
-} from "./handler.ts";
-import { loadCriRoot, SERVICE_NAMES, serviceDefinition } from "./proto.ts";
-
-/** What begin() needs of a unary or server-streaming call. */
-interface CallLike {
-  on(event: "cancelled", fn: () => void): unknown;
-  removeListener(event: "cancelled", fn: () => void): unknown;
-  getDeadline(): grpc.Deadline;
-}
+import { ConnectionError } from "./http2/frames.ts";
+import { Http2ServerConnection } from "./http2/connection.ts";
+import { CallDispatcher } from "./dispatch.ts";
+import type { CriHandlers } from "./handler.ts";
+import { loadCriRoot, SERVICE_NAMES, serviceRpcs } from "./proto.ts";
 
 export interface CriServerOptions {
   socket: string;
   handlers: CriHandlers;
   metrics: MetricsRegistry;
   log: Logger;
-  /**
-   * When set, grpc-js binds this internal socket and an AuthorityFront serves `socket`,
-   * rewriting old kubelets' socket-path `:authority` (see cri/compat/authority_front.ts).
-   */
-  internalSocket?: string;
+  /** Open connections at once; more are closed as they arrive (kubelet needs one or two). */
+  maxConnections?: number;
 }
 
-/** Read-only RPCs that kubelet calls constantly: logged at debug when they succeed. */
-const QUIET = /^(Version|Status|List|.*Status$|ImageFsInfo|.*Stats$|RuntimeConfig|Stream)/;
+const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+/** A connection must send the HTTP/2 preface and SETTINGS within this time. */
+const PREFACE_TIMEOUT_MS = 10_000;
+/** What a valid `:authority` holds (RFC 3986 host[:port]); old kubelets send a path. */
+const HOST_AUTHORITY = /^[A-Za-z0-9\-._~!$&'()*+,;=:@%[\]]+$/;
 
 export class CriServer {
-  private server?: grpc.Server;
-  private front?: AuthorityFront;
-  private watchdogs: ListenerWatchdog[] = [];
-  private inflight = new Set<AbortController>();
-  private readonly requests;
-  private readonly latency;
+  private listener?: net.Server;
+  private watchdog?: ListenerWatchdog;
+  private dispatcher?: CallDispatcher;
+  private readonly connections = new Map<net.Socket, Http2ServerConnection>();
+  private readonly pathAuthorities;
 
   constructor(private readonly opts: CriServerOptions) {
-    this.requests = opts.metrics.counter(
-      "skiff_grpc_requests_total",
-      "CRI gRPC calls by method and status code.",
-    );
-    this.latency = opts.metrics.histogram(
-      "skiff_grpc_request_duration_seconds",
-      "CRI gRPC call latency by method and status code.",
+    this.pathAuthorities = opts.metrics.counter(
+      "skiff_authority_rewrites_total",
+      "Calls whose HTTP/2 :authority was not a host (kubelet/crictl < 1.30 send the socket path); served as any other.",
     );
   }
 
@@ -70,211 +55,111 @@ export class CriServer {
     const socket = this.opts.socket;
     await Deno.mkdir(dirname(socket), { recursive: true });
     await clearStaleSocket(socket);
-    // The internal socket is only ever ours: whatever is there is left from a previous run.
-    const internal = this.opts.internalSocket;
-    if (internal) {
-      await Deno.mkdir(dirname(internal), { recursive: true });
-      await Deno.remove(internal).catch(() => {});
-    }
-    const bindPath = internal ?? socket;
-    const server = new grpc.Server({
-      "grpc.max_receive_message_length": 16 * 1024 * 1024,
-      "grpc.max_send_message_length": 16 * 1024 * 1024,
-    });
     const root = loadCriRoot();
-    for (const service of SERVICE_NAMES) {
-      const def = serviceDefinition(root, service);
-      const impl: grpc.UntypedServiceImplementation = {};
-      for (const [name, method] of Object.entries(def)) {
-        impl[name] = method.responseStream
-          ? this.streamCall(name as CriMethod)
-          : this.unaryCall(name as CriMethod);
-      }
-      server.addService(def, impl);
-    }
+    this.dispatcher = new CallDispatcher({
+      handlers: this.opts.handlers,
+      rpcs: SERVICE_NAMES.flatMap((service) => serviceRpcs(root, service)),
+      metrics: this.opts.metrics,
+      log: this.opts.log,
+      maxMessageBytes: MAX_MESSAGE_BYTES,
+    });
+    const listener = net.createServer((s) => this.accept(s));
     await new Promise<void>((resolve, reject) => {
-      server.bindAsync(`unix://${bindPath}`, grpc.ServerCredentials.createInsecure(), (err) => {
-        if (err) reject(err);
-        else resolve();
+      listener.once("error", reject);
+      listener.listen(socket, () => {
+        listener.removeListener("error", reject);
+        resolve();
       });
     });
-    this.server = server;
-    this.watchListeners(server, bindPath, internal ? 0o600 : 0o660);
-    if (internal) {
-      await Deno.chmod(internal, 0o600);
-      const rewrites = this.opts.metrics.counter(
-        "skiff_authority_rewrites_total",
-        "HTTP/2 :authority values rewritten for kubelet/crictl < 1.30.",
-      );
-      const front = new AuthorityFront({
-        socket,
-        upstream: internal,
-        log: this.opts.log,
-        onRewrite: () => rewrites.inc({}),
-        socketMode: 0o660,
-      });
-      try {
-        await front.start();
-      } catch (err) {
-        server.forceShutdown();
-        await Deno.remove(internal).catch(() => {});
-        this.server = undefined;
-        throw err;
-      }
-      this.front = front;
-    }
+    listener.on("error", (err) => this.opts.log.error("CRI listener error", { error: err }));
+    this.listener = listener;
     await Deno.chmod(socket, 0o660);
-    this.opts.log.info("CRI server listening", { socket, authority_front: !!internal });
+    this.watchdog = new ListenerWatchdog(listener, {
+      name: "CRI socket",
+      intervalMs: 5000,
+      log: this.opts.log,
+      target: () => ({ path: socket }),
+      relisten: () => {
+        listener.close();
+        listener.listen(socket, () => Deno.chmod(socket, 0o660).catch(() => {}));
+      },
+    });
+    this.opts.log.info("CRI server listening", { socket });
   }
 
   /**
    * Stops accepting calls, lets in-flight ones finish for up to `graceMs`, then cancels the
-   * rest and removes the socket.
+   * rest, closes every connection and removes the socket.
    */
   async stop(graceMs: number): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    this.server = undefined;
-    for (const w of this.watchdogs.splice(0)) w.stop();
-    const front = this.front;
-    this.front = undefined;
-    front?.stopAccepting();
-    const drained = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+    const listener = this.listener;
+    const dispatcher = this.dispatcher;
+    if (!listener || !dispatcher) return;
+    this.listener = undefined;
+    this.watchdog?.stop();
+    listener.close();
+    for (const conn of this.connections.values()) conn.drain();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(true), graceMs);
     });
-    const late = await Promise.race([drained.then(() => false), timedOut]);
+    const late = await Promise.race([dispatcher.idle().then(() => false), timedOut]);
     clearTimeout(timer);
     if (late) {
       this.opts.log.warn("in-flight CRI calls cancelled at shutdown", {
-        calls: this.inflight.size,
+        calls: dispatcher.inflight.size,
       });
-      for (const c of this.inflight) c.abort(new Error("Skiff is shutting down"));
-      server.forceShutdown();
+      for (const c of dispatcher.inflight) c.abort(new UnavailableError("Skiff is shutting down"));
     }
-    front?.closeConnections();
+    for (const [socket, conn] of this.connections) {
+      conn.close();
+      socket.destroy();
+    }
+    this.connections.clear();
     await Deno.remove(this.opts.socket).catch(() => {});
-    if (this.opts.internalSocket) await Deno.remove(this.opts.internalSocket).catch(() => {});
   }
 
-  /**
-   * Deno's node:net listeners accept nothing more once accept failed with EMFILE (see
-   * core/connection_guard.ts); grpc-js's own are watched too. They are reached through
-   * grpc-js's `http2Servers` field: in a version without it, they go unwatched.
-   */
-  private watchListeners(server: grpc.Server, path: string, mode: number): void {
-    const listeners = (server as unknown as { http2Servers?: unknown }).http2Servers;
-    if (!(listeners instanceof Map)) {
-      this.opts.log.debug("grpc-js listeners not reachable; not watched");
+  private accept(socket: net.Socket): void {
+    const max = this.opts.maxConnections ?? 1024;
+    if (!this.listener || this.connections.size >= max) {
+      if (this.listener) {
+        this.opts.log.warn("CRI connection refused: too many open", { max });
+      }
+      socket.destroy();
       return;
     }
-    for (const listener of listeners.keys() as IterableIterator<NetServer>) {
-      this.watchdogs.push(
-        new ListenerWatchdog(listener, {
-          name: "CRI gRPC listener",
-          intervalMs: 5000,
-          log: this.opts.log,
-          target: () => ({ path }),
-          relisten: () => {
-            listener.close();
-            listener.listen(path, () => Deno.chmod(path, mode).catch(() => {}));
-          },
-        }),
-      );
-    }
-  }
-
-  private begin(method: CriMethod, call: CallLike) {
-    const controller = new AbortController();
-    this.inflight.add(controller);
-    const onCancel = () => controller.abort(new Error("client cancelled the call"));
-    call.on("cancelled", onCancel);
-    const deadline = call.getDeadline();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    if (deadline instanceof Date || (typeof deadline === "number" && Number.isFinite(deadline))) {
-      const ms = (deadline instanceof Date ? deadline.getTime() : deadline) - Date.now();
-      timer = setTimeout(() => controller.abort(new Error("deadline exceeded")), Math.max(0, ms));
-    }
-    const started = performance.now();
-    const ctx: CallContext = { method, signal: controller.signal };
-    const finish = (code: grpc.status, err?: unknown) => {
-      clearTimeout(timer);
-      call.removeListener("cancelled", onCancel);
-      this.inflight.delete(controller);
-      const seconds = (performance.now() - started) / 1000;
-      const codeName = grpcCodeName(code);
-      this.requests.inc({ method, code: codeName });
-      this.latency.observe({ method, code: codeName }, seconds);
-      const fields = { method, code: codeName, duration_ms: +(seconds * 1000).toFixed(3) };
-      if (err === undefined) {
-        if (QUIET.test(method)) this.opts.log.debug("rpc", fields);
-        else this.opts.log.info("rpc", fields);
-      } else if (code === grpc.status.INTERNAL || code === grpc.status.UNKNOWN) {
-        this.opts.log.error("rpc", { ...fields, error: err });
-      } else {
-        this.opts.log.warn("rpc", { ...fields, error: err });
-      }
-    };
-    return { ctx, finish };
-  }
-
-  private handlerFor(method: CriMethod): unknown {
-    return this.opts.handlers[method] ??
-      (() => {
-        throw new UnimplementedError(`${method} is not implemented by Skiff yet`);
-      });
-  }
-
-  private unaryCall(method: CriMethod): grpc.handleUnaryCall<unknown, unknown> {
-    return (call, callback) => {
-      const { ctx, finish } = this.begin(method, call);
-      const handler = this.handlerFor(method) as UnaryHandler<CriMethod>;
-      (async () => await handler(call.request as never, ctx))().then(
-        (res) => {
-          finish(grpc.status.OK);
-          callback(null, res ?? {});
+    const dispatcher = this.dispatcher!;
+    const conn = new Http2ServerConnection(
+      {
+        write: (bytes) => socket.write(bytes),
+        close: () => {
+          socket.end();
+          setTimeout(() => socket.destroy(), 1000);
         },
-        (err) => {
-          const st = toGrpcStatus(err);
-          finish(st.code, err);
-          callback({ code: st.code, details: st.details, metadata: new grpc.Metadata() });
-        },
-      );
-    };
-  }
-
-  private streamCall(method: CriMethod): grpc.handleServerStreamingCall<unknown, unknown> {
-    return (call) => {
-      const { ctx, finish } = this.begin(method, call);
-      const handler = this.handlerFor(method) as StreamHandler<CriMethod>;
-      const send = async (msg: unknown) => {
-        if (ctx.signal.aborted) throw ctx.signal.reason;
-        if (!call.write(msg)) {
-          // Backpressure: wait for the transport to drain before producing more.
-          await new Promise<void>((resolve) => {
-            const done = () => {
-              call.removeListener("drain", done);
-              ctx.signal.removeEventListener("abort", done);
-              resolve();
-            };
-            call.once("drain", done);
-            ctx.signal.addEventListener("abort", done);
-          });
+      },
+      (stream) => {
+        if (!HOST_AUTHORITY.test(stream.header(":authority") ?? "localhost")) {
+          this.pathAuthorities.inc({});
         }
-      };
-      (async () => await handler(call.request as never, ctx, send as never))().then(
-        () => {
-          finish(grpc.status.OK);
-          call.end();
-        },
-        (err) => {
-          const st = toGrpcStatus(err);
-          finish(st.code, err);
-          if (!call.cancelled) call.emit("error", { code: st.code, details: st.details });
-        },
-      );
-    };
+        dispatcher.serve(stream);
+      },
+      undefined,
+      (err: ConnectionError) =>
+        this.opts.log.warn("closing a CRI connection that broke HTTP/2", { error: err.message }),
+    );
+    this.connections.set(socket, conn);
+    const preface = setTimeout(() => {
+      if (!conn.isClosed && !conn.prefaceComplete) socket.destroy();
+    }, PREFACE_TIMEOUT_MS);
+    socket.on("data", (chunk: Uint8Array) => {
+      conn.receive(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    });
+    socket.on("error", () => socket.destroy());
+    socket.on("close", () => {
+      clearTimeout(preface);
+      this.connections.delete(socket);
+      conn.transportClosed();
+    });
   }
 }
 

@@ -12,12 +12,5 @@ export {
   type RuntimeHandlerConfig,
 } from "./schema.ts";
 export { ConfigError, defaultConfig, loadConfig, parseConfig, parseHostPort } from "./load.ts";
-export {
-  adminTokenFile,
-  auditLogFile,
-  cniCacheDir,
-  databaseFile,
-  internalCriSocket,
-  runtimeRoot,
-} from "./paths.ts";
+export { adminTokenFile, auditLogFile, cniCacheDir, databaseFile, runtimeRoot } from "./paths.ts";
 export { redactedConfig, renderDefaultConfig } from "./render.ts";

@@ -16,7 +16,3 @@ export function runtimeRoot(c: Config, handler: string): string {
 export function databaseFile(c: Config): string {
   return `${c.root_dir}/skiff.db`;
 }
-/** The gRPC server's own socket when the authority front owns `socket` (mode 0600). */
-export function internalCriSocket(c: Config): string {
-  return `${c.state_dir}/skiff-internal.sock`;
-}

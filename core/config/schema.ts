@@ -163,7 +163,8 @@ export const CONFIG_SCHEMA = {
     compat_authority_front: {
       type: "bool",
       default: true,
-      doc: "accept kubelet/crictl < 1.30, which send the socket path as HTTP/2 :authority",
+      doc:
+        "no effect, kept so older config files load: every :authority is accepted (kubelet/crictl < 1.30 send the socket path)",
     },
     streaming: {
       doc: "CRI streaming server (exec, attach, port-forward) that kubelet proxies to",

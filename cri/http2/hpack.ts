@@ -2,10 +2,9 @@
  * HPACK (RFC 7541): a complete decoder (static + dynamic table, Huffman, table size updates)
  * and an encoder that only emits literal-without-indexing / never-indexed representations.
  *
- * The encoder never adds to the peer's dynamic table on purpose: the authority front decodes
- * the client's header blocks with the client's table and re-encodes them for the gRPC
- * server, and a server-side table that always stays empty can never drift out of step with
- * the client's.
+ * The encoder never adds to the peer's dynamic table: the gRPC server's response headers
+ * are few and mostly fixed (cri/http2/connection.ts encodes the common ones once), and a
+ * table that stays empty costs the server no state per connection.
  *
  * Header names and values are kept as "binary strings" (one char per octet, latin1), so
  * any octet sequence survives a decode/encode round trip unchanged.
@@ -237,11 +236,23 @@ export class HpackDecoder {
     return e;
   }
 
-  /** Decodes one complete header block, updating the dynamic table. */
-  decode(block: Uint8Array): HeaderField[] {
+  /**
+   * Decodes one complete header block, updating the dynamic table. `maxListSize` bounds the
+   * decoded list (RFC 9113 §6.5.2 sizes): a few bytes that index a large table entry again
+   * and again would otherwise expand into megabytes.
+   */
+  decode(block: Uint8Array, maxListSize = Infinity): HeaderField[] {
     const fields: HeaderField[] = [];
     let pos = 0;
     let sawField = false;
+    let listSize = 0;
+    const add = (field: HeaderField) => {
+      listSize += field.name.length + field.value.length + ENTRY_OVERHEAD;
+      if (listSize > maxListSize) {
+        throw new HpackError(`header list larger than ${maxListSize} bytes`);
+      }
+      fields.push(field);
+    };
     while (pos < block.length) {
       const b = block[pos];
       if (b & 0x80) {
@@ -249,7 +260,7 @@ export class HpackDecoder {
         const [index, next] = readInteger(block, pos, 7);
         pos = next;
         const [name, value] = this.lookup(index);
-        fields.push({ name, value, sensitive: false });
+        add({ name, value, sensitive: false });
         sawField = true;
       } else if ((b & 0xe0) === 0x20) {
         // Dynamic table size update (§6.3): only at the start of a block.
@@ -273,7 +284,7 @@ export class HpackDecoder {
         let value: string;
         [value, pos] = readString(block, pos);
         if (incremental) this.insert(name, value);
-        fields.push({ name, value, sensitive });
+        add({ name, value, sensitive });
         sawField = true;
       }
     }
