@@ -7,7 +7,7 @@
  *   deno task bench pull sandbox    just those two
  *   deno task bench compare --quick arguments after the names go to each benchmark
  */
-const BENCHES = ["pull", "sandbox", "pod_start", "exec", "stats", "authority_front", "compare"];
+const BENCHES = ["pull", "sandbox", "pod_start", "exec", "stats", "compare"];
 
 const names: string[] = [];
 const rest: string[] = [];

@@ -194,7 +194,7 @@ class Call {
     const work = this.rpc.responseStream
       ? this.runStream(handler as StreamHandler<CriMethod>, request, ctx)
       : this.runUnary(handler as UnaryHandler<CriMethod>, request, ctx);
-    work.then(() => this.succeed(), (err) => this.fail(err));
+    work.then((reply) => this.succeed(reply), (err) => this.fail(err));
   }
 
   private decode(bytes: Uint8Array): unknown {
@@ -209,15 +209,17 @@ class Call {
     }
   }
 
+  /** The reply's message; sent with the headers and trailers in one write by succeed(). */
   private async runUnary(handler: UnaryHandler<CriMethod>, req: unknown, ctx: CallContext) {
     const res = await handler(req as never, ctx);
-    const bytes = this.rpc.response.encode(res ?? {});
-    if (this.finished || this.stream.aborted) return;
-    this.stream.sendHeaders(RESPONSE_HEADERS);
-    this.stream.sendData(frameMessage(bytes));
+    return frameMessage(this.rpc.response.encode(res ?? {}));
   }
 
-  private async runStream(handler: StreamHandler<CriMethod>, req: unknown, ctx: CallContext) {
+  private async runStream(
+    handler: StreamHandler<CriMethod>,
+    req: unknown,
+    ctx: CallContext,
+  ): Promise<undefined> {
     this.stream.sendHeaders(RESPONSE_HEADERS);
     const send = async (msg: unknown) => {
       if (ctx.signal.aborted) throw ctx.signal.reason;
@@ -226,11 +228,16 @@ class Call {
       await this.stream.drained();
     };
     await handler(req as never, ctx, send as never);
+    return undefined;
   }
 
-  private succeed(): void {
+  private succeed(reply: Uint8Array | undefined): void {
     if (this.finished) return;
     this.end(GrpcStatus.OK);
+    if (reply && !this.stream.aborted) {
+      this.stream.sendHeaders(RESPONSE_HEADERS);
+      this.stream.sendData(reply);
+    }
     this.stream.sendTrailers(OK_TRAILERS);
     this.stream.done();
   }
