@@ -101,8 +101,10 @@ export class CallDispatcher {
     this.latency.observe({ method, code: codeName }, seconds);
     const fields = { method, code: codeName, duration_ms: +(seconds * 1000).toFixed(3) };
     const log = this.opts.log;
-    if (err === undefined) {
-      if (QUIET.test(method)) log.debug("rpc", fields);
+    if (err === undefined || code === GrpcStatus.CANCELLED) {
+      // A cancel is the client's choice (and a flood of them must not flood the log).
+      if (err !== undefined) log.debug("rpc", { ...fields, error: err });
+      else if (QUIET.test(method)) log.debug("rpc", fields);
       else log.info("rpc", fields);
     } else if (code === GrpcStatus.INTERNAL || code === GrpcStatus.UNKNOWN) {
       log.error("rpc", { ...fields, error: err });
@@ -138,6 +140,8 @@ class Call {
   private readonly reader: MessageReader;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private finished = false;
+  /** The request was read and the handler started (it ends the call itself). */
+  private running = false;
 
   constructor(
     private readonly dispatcher: CallDispatcher,
@@ -150,7 +154,12 @@ class Call {
   start(): void {
     this.dispatcher.inflight.add(this.controller);
     const stream = this.stream;
-    stream.onAbort = (reason) => this.controller.abort(new CancelledError(reason));
+    stream.onAbort = (reason) => {
+      const err = new CancelledError(reason);
+      this.controller.abort(err);
+      // Before the request was complete no handler runs that would end the call.
+      if (!this.running) this.fail(err);
+    };
     try {
       const timeoutMs = parseTimeout(stream.header("grpc-timeout"));
       if (timeoutMs !== undefined) {
@@ -176,6 +185,7 @@ class Call {
   }
 
   private run(): void {
+    this.running = true;
     let request: unknown;
     try {
       this.reader.end();
