@@ -28,6 +28,8 @@ export interface CriServerOptions {
 }
 
 const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+/** Bytes written but not yet read by the client before its connection is dropped. */
+const MAX_UNREAD_BYTES = 32 * 1024 * 1024;
 /** A connection must send the HTTP/2 preface and SETTINGS within this time. */
 const PREFACE_TIMEOUT_MS = 10_000;
 /** What a valid `:authority` holds (RFC 3986 host[:port]); old kubelets send a path. */
@@ -131,7 +133,11 @@ export class CriServer {
     const dispatcher = this.dispatcher!;
     const conn = new Http2ServerConnection(
       {
-        write: (bytes) => socket.write(bytes),
+        write: (bytes) => {
+          // A peer that grants windows but never reads would make the socket's buffer grow.
+          if (socket.writableLength > MAX_UNREAD_BYTES) socket.destroy();
+          else socket.write(bytes);
+        },
         close: () => {
           socket.end();
           setTimeout(() => socket.destroy(), 1000);
