@@ -242,7 +242,23 @@ export function observeCniCalls(observer: CniCallObserver | null): void {
 
 /** Runs CNI plugins for attachments; stateless apart from the result cache dir. */
 export class CniRuntime {
+  /**
+   * Plugin paths already found: a sync stat per plugin per call (and a NotFound error for
+   * each bin dir that lacks it) sat on the event loop of every pod start and stop. A
+   * cached path that has gone is looked up again when its spawn fails.
+   */
+  private readonly plugins = new Map<string, string>();
+
   constructor(readonly opts: CniRuntimeOptions) {}
+
+  private plugin(type: string): string {
+    let path = this.plugins.get(type);
+    if (!path) {
+      path = findPlugin(type, this.opts.binDirs);
+      this.plugins.set(type, path);
+    }
+    return path;
+  }
 
   private cacheFile(net: CniNetworkConfig, a: CniAttachment): string {
     return `${this.opts.cacheDir}/results/${net.name}-${a.containerId}-${a.ifName}`;
@@ -251,9 +267,9 @@ export class CniRuntime {
   /** Checks that every plugin of the network exists, before any side effect. */
   validate(net: CniNetworkConfig): void {
     for (const p of net.plugins) {
-      findPlugin(p.type, this.opts.binDirs);
+      this.plugin(p.type);
       const ipam = p.ipam as { type?: unknown } | undefined;
-      if (ipam && typeof ipam.type === "string") findPlugin(ipam.type, this.opts.binDirs);
+      if (ipam && typeof ipam.type === "string") this.plugin(ipam.type);
     }
   }
 
@@ -368,7 +384,7 @@ export class CniRuntime {
     prevResult: CniResult | undefined,
   ): Promise<CniResult> {
     const call: PluginCall = { plugin: plugin.type, command, network: net.name };
-    const path = findPlugin(plugin.type, this.opts.binDirs);
+    const path = this.plugin(plugin.type);
     let run: PluginRun;
     try {
       run = await runPlugin({
@@ -386,6 +402,7 @@ export class CniRuntime {
         timeoutMs: this.opts.timeoutMs,
       });
     } catch (err) {
+      this.plugins.delete(plugin.type); // looked up afresh next time (it may have moved)
       throw new CniPluginError(
         call.plugin,
         call.command,

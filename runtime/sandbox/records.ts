@@ -60,54 +60,78 @@ export function nameKeyOf(
   return `${r.name}_${r.namespace}_${r.uid}_${r.attempt}`;
 }
 
-/** The records in the store plus the in-memory index of the names they hold. */
+/**
+ * The records in the store, a read-through copy of them in memory, and the index of the
+ * names they hold. The store is read once: kubelet lists and inspects pods every second, and
+ * parsing every record out of SQLite on each call made ListPodSandbox grow with the node.
+ * The memory copies are frozen (a reader that mutates one throws); the verbs that change a
+ * record take a copy of their own (get/find) and save() it.
+ */
 export class SandboxRecords {
   private readonly collection: Collection<SandboxRecord>;
   private readonly byName = new Map<string, string>();
+  private cached: Map<string, SandboxRecord> | null = null;
 
   constructor(store: Store) {
     this.collection = store.collection<SandboxRecord>("sandboxes");
   }
 
+  private get memory(): Map<string, SandboxRecord> {
+    this.cached ??= new Map(this.collection.list().map((r) => [r.id, deepFreeze(r)]));
+    return this.cached;
+  }
+
+  /** A copy of the record, to change and save(). */
   get(id: string): SandboxRecord | undefined {
-    return this.collection.get(id);
+    const r = this.memory.get(id);
+    return r ? structuredClone(r) : undefined;
   }
 
-  /** The record (any phase), by full ID or unique ID prefix. */
+  /** A copy of the record (any phase), by full ID or unique ID prefix. */
   find(idOrPrefix: string): SandboxRecord | undefined {
-    if (!idOrPrefix) return undefined;
-    const exact = this.collection.get(idOrPrefix);
-    if (exact) return exact;
-    const matches = this.collection.list().filter((r) => r.id.startsWith(idOrPrefix));
-    return matches.length === 1 ? matches[0] : undefined;
+    const r = this.view(idOrPrefix);
+    return r ? structuredClone(r) : undefined;
   }
 
-  /** Every record, half-made ones included. */
+  /** The record (any phase), by full ID or unique ID prefix, read-only (frozen). */
+  view(idOrPrefix: string): SandboxRecord | undefined {
+    if (!idOrPrefix) return undefined;
+    const exact = this.memory.get(idOrPrefix);
+    if (exact) return exact;
+    let match: SandboxRecord | undefined;
+    for (const [id, r] of this.memory) {
+      if (!id.startsWith(idOrPrefix)) continue;
+      if (match) return undefined; // ambiguous
+      match = r;
+    }
+    return match;
+  }
+
+  /** Copies of every record, half-made ones included (in ID order, as the store keeps them). */
   all(): SandboxRecord[] {
-    return this.collection.list();
+    return this.sorted().map((r) => structuredClone(r));
   }
 
   count(): number {
-    return this.collection.count();
+    return this.memory.size;
   }
 
-  /** The visible records that match `filter`. */
+  /** The visible records that match `filter`, read-only (frozen). */
   list(filter: SandboxFilter = {}): SandboxRecord[] {
-    let recs = this.all().filter((r) => isVisible(r.phase));
     if (filter.id) {
-      const one = this.find(filter.id);
-      recs = one && isVisible(one.phase) ? [one] : [];
+      const one = this.view(filter.id);
+      return one && isVisible(one.phase) && matches(one, filter) ? [one] : [];
     }
-    if (filter.state) recs = recs.filter((r) => stateOf(r) === filter.state);
-    const sel = Object.entries(filter.labelSelector ?? {});
-    if (sel.length) {
-      recs = recs.filter((r) => sel.every(([k, v]) => (r.config.labels ?? {})[k] === v));
-    }
-    return recs;
+    return this.sorted().filter((r) => isVisible(r.phase) && matches(r, filter));
+  }
+
+  private sorted(): SandboxRecord[] {
+    return [...this.memory.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   save(rec: SandboxRecord): void {
     this.collection.put(rec.id, rec);
+    this.memory.set(rec.id, deepFreeze(structuredClone(rec)));
   }
 
   /** Moves a record to another phase (guarded by the state machine) and saves it. */
@@ -121,6 +145,7 @@ export class SandboxRecords {
   forget(rec: SandboxRecord): void {
     assertTransition(rec.phase, "removed");
     this.collection.delete(rec.id);
+    this.memory.delete(rec.id);
     this.releaseName(rec);
   }
 
@@ -200,4 +225,18 @@ export function verboseInfoOf(rec: SandboxRecord): Record<string, unknown> {
     sysctls: rec.sysctls,
     config: rec.config,
   };
+}
+
+function matches(r: SandboxRecord, filter: SandboxFilter): boolean {
+  if (filter.state && stateOf(r) !== filter.state) return false;
+  const labels = r.config.labels ?? {};
+  return Object.entries(filter.labelSelector ?? {}).every(([k, v]) => labels[k] === v);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
 }

@@ -73,19 +73,19 @@ export class SandboxService implements SandboxProvider {
 
   /** SandboxProvider: a ready or stopped sandbox, as containers see it. */
   getSandbox(id: string): SandboxForContainer | undefined {
-    const r = this.records.get(id);
+    const r = this.records.view(id);
     if (!r || !isVisible(r.phase)) return undefined;
     return toSandboxForContainer(r);
   }
 
-  /** The record (any phase), by full ID or unique ID prefix. */
+  /** The record (any phase), by full ID or unique ID prefix; read-only (frozen). */
   find(idOrPrefix: string): SandboxRecord | undefined {
-    return this.records.find(idOrPrefix);
+    return this.records.view(idOrPrefix);
   }
 
-  /** A visible sandbox by full ID or unique prefix; NOT_FOUND otherwise. */
+  /** A visible sandbox by full ID or unique prefix, read-only (frozen); NOT_FOUND otherwise. */
   status(idOrPrefix: string): SandboxRecord {
-    const rec = this.records.find(idOrPrefix);
+    const rec = this.records.view(idOrPrefix);
     if (!rec || !isVisible(rec.phase)) {
       throw new NotFoundError(`pod sandbox ${JSON.stringify(idOrPrefix)} not found`);
     }
