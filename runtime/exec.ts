@@ -161,12 +161,24 @@ async function killFromPidFile(pidFile: string, fallback: Deno.ChildProcess): Pr
   } catch { /* already exited */ }
 }
 
-async function withExecDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await Deno.makeTempDir({ prefix: "skiff-exec-" });
+/**
+ * A PID file for one exec, in the container's bundle directory (under Skiff's state dir,
+ * removed with the container): one file to delete afterwards, not a temp dir to make and
+ * remove recursively on every probe.
+ */
+async function withPidFile<T>(
+  c: ContainerForStreaming,
+  fn: (pidFile: string) => Promise<T>,
+): Promise<T> {
+  const suffix = crypto.getRandomValues(new Uint8Array(8)).reduce(
+    (s, b) => s + b.toString(16).padStart(2, "0"),
+    "",
+  );
+  const pidFile = `${c.bundleDir}/exec-${suffix}.pid`;
   try {
-    return await fn(dir);
+    return await fn(pidFile);
   } finally {
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await Deno.remove(pidFile).catch(() => {});
   }
 }
 
@@ -192,8 +204,7 @@ function execSyncNow(
   opts: { outputLimit?: number; signal?: AbortSignal },
 ): Promise<ExecSyncResult> {
   const budget = { left: opts.outputLimit ?? EXEC_SYNC_OUTPUT_LIMIT };
-  return withExecDir(async (dir) => {
-    const pidFile = `${dir}/pid`;
+  return withPidFile(c, async (pidFile) => {
     const [bin, ...args] = runtimeExecArgv(c, cmd, pidFile);
     const child = new Deno.Command(bin, {
       args,
@@ -334,8 +345,7 @@ export function execStreaming(
   streams: CommandStreams,
   signal: AbortSignal,
 ): Promise<number> {
-  return withExecDir((dir) => {
-    const pidFile = `${dir}/pid`;
+  return withPidFile(c, (pidFile) => {
     const argv = runtimeExecArgv(c, cmd, pidFile, tty);
     const kill = (child: Deno.ChildProcess) => killFromPidFile(pidFile, child);
     return tty ? runOnPty(argv, streams, signal, kill) : runPiped(argv, streams, signal, kill);

@@ -199,24 +199,16 @@ t("port-forward: to a server in the pod's netns; a closed port is an error", asy
   });
 });
 
-/** Exec dirs in the temp dir (other Skiffs on the machine may have their own). */
-function execDirs(): Set<string> {
-  const tmp = Deno.env.get("TMPDIR") ?? "/tmp";
-  return new Set(
-    [...Deno.readDirSync(tmp)].filter((e) => e.name.startsWith("skiff-exec-")).map((e) => e.name),
-  );
+/** The exec PID files left in a container's bundle dir. */
+function execPidFiles(bundleDir: string): string[] {
+  return [...Deno.readDirSync(bundleDir)].filter((e) => /^exec-.*\.pid$/.test(e.name))
+    .map((e) => e.name);
 }
 
-/** The exec dirs that appeared since `before` and are still there. */
-function newExecDirs(before: Set<string>): string[] {
-  return [...execDirs()].filter((d) => !before.has(d));
-}
-
-t("exec: a client that vanishes takes its command with it; no exec dirs left", async () => {
+t("exec: a client that vanishes takes its command with it; no exec PID file left", async () => {
   await withRuntime(async (f, server) => {
     const sb = await f.pod();
     const id = await f.run(sb, { command: ["sleep", "600"] });
-    const dirsBefore = execDirs();
     const url = server.url({
       kind: "exec",
       req: {
@@ -246,10 +238,10 @@ t("exec: a client that vanishes takes its command with it; no exec dirs left", a
       await new Promise((res) => setTimeout(res, 100));
     }
     assert.ok(!left.includes("sleep 321"), `exec'd command still running:\n${left}`);
-    for (let i = 0; i < 50 && newExecDirs(dirsBefore).length > 0; i++) {
+    for (let i = 0; i < 50 && execPidFiles(c.bundleDir).length > 0; i++) {
       await new Promise((res) => setTimeout(res, 50));
     }
-    assert.deepEqual(newExecDirs(dirsBefore), []);
+    assert.deepEqual(execPidFiles(c.bundleDir), []);
   });
 });
 
