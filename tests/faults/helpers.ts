@@ -309,7 +309,6 @@ export function removeCgroupTree(parent: string): void {
 /** Files that may stay in Skiff's state dir with no pod or container at all. */
 const STATE_SKELETON = new Set([
   "skiff.sock",
-  "skiff-internal.sock",
   "ns/",
   "sandboxes/",
   "containers/",
