@@ -6,6 +6,7 @@
 import { CancelledError, DeadlineExceededError, UnimplementedError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import type { MetricsRegistry } from "../core/metrics.ts";
+import { ErrorCode } from "./http2/frames.ts";
 import type { ServerStream } from "./http2/stream.ts";
 import { grpcCodeName, GrpcStatus, toGrpcStatus } from "./errors.ts";
 import type {
@@ -113,6 +114,13 @@ export class CallDispatcher {
     }
   }
 
+  /** Replying failed (a bug, not the client's doing): the stream is reset and logged. */
+  replyFailed(stream: ServerStream, method: string, err: unknown): void {
+    this.opts.log.error("could not send a CRI reply", { method, error: err });
+    stream.reset(ErrorCode.INTERNAL_ERROR);
+    stream.done();
+  }
+
   callEnded(controller: AbortController): void {
     this.inflight.delete(controller);
     if (this.inflight.size === 0) { for (const w of this.idleWaiters.splice(0)) w(); }
@@ -204,7 +212,11 @@ class Call {
     const work = this.rpc.responseStream
       ? this.runStream(handler as StreamHandler<CriMethod>, request, ctx)
       : this.runUnary(handler as UnaryHandler<CriMethod>, request, ctx);
-    work.then((reply) => this.succeed(reply), (err) => this.fail(err));
+    work.then((reply) => this.succeed(reply), (err) => this.fail(err)).catch((err) =>
+      // A fault in replying must cost this call, never the daemon (an unhandled rejection
+      // ends a Deno process).
+      this.dispatcher.replyFailed(this.stream, this.rpc.name, err)
+    );
   }
 
   private decode(bytes: Uint8Array): unknown {

@@ -150,8 +150,13 @@ export class CriServer {
         dispatcher.serve(stream);
       },
       undefined,
-      (err: ConnectionError) =>
-        this.opts.log.warn("closing a CRI connection that broke HTTP/2", { error: err.message }),
+      (err: ConnectionError, cause?: unknown) => {
+        if (cause === undefined) {
+          this.opts.log.warn("closing a CRI connection that broke HTTP/2", { error: err.message });
+        } else {
+          this.opts.log.error("closing a CRI connection after an internal error", { error: cause });
+        }
+      },
     );
     this.connections.set(socket, conn);
     const preface = setTimeout(() => {

@@ -89,8 +89,11 @@ export class Http2ServerConnection implements StreamOwner {
     private readonly transport: Transport,
     private readonly onStream: (stream: ServerStream) => void,
     private readonly limits: ConnectionLimits = DEFAULT_LIMITS,
-    /** Hears why the connection was closed on the client (a violation), for the log. */
-    private readonly onViolation: (err: ConnectionError) => void = () => {},
+    /**
+     * Hears why the connection was closed: the client's violation, or (with `cause`) a
+     * fault of the server's own; for the log.
+     */
+    private readonly onViolation: (err: ConnectionError, cause?: unknown) => void = () => {},
   ) {
     this.decoder = new HpackDecoder();
     this.queue(encodeFrame(
@@ -135,7 +138,11 @@ export class Http2ServerConnection implements StreamOwner {
       if (err instanceof ConnectionError) this.fail(err);
       else if (err instanceof HpackError) {
         this.fail(new ConnectionError(ErrorCode.COMPRESSION_ERROR, err.message));
-      } else throw err;
+      } else {
+        // A fault of the server's own (or of the code a stream ran) ends this connection,
+        // not the process.
+        this.fail(new ConnectionError(ErrorCode.INTERNAL_ERROR, "internal error"), err);
+      }
     }
   }
 
@@ -165,8 +172,8 @@ export class Http2ServerConnection implements StreamOwner {
     this.transport.close();
   }
 
-  private fail(err: ConnectionError): void {
-    this.onViolation(err);
+  private fail(err: ConnectionError, cause?: unknown): void {
+    this.onViolation(err, cause);
     this.queue(encodeFrame(
       FrameType.GOAWAY,
       0,

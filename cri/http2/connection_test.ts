@@ -3,81 +3,19 @@
  * the server writes on the other.
  */
 import assert from "node:assert/strict";
-import { DEFAULT_LIMITS, Http2ServerConnection } from "./connection.ts";
+import { DEFAULT_LIMITS } from "./connection.ts";
 import {
   concat,
   CONNECTION_PREFACE,
   encodeFrame,
   ErrorCode,
   Flag,
-  FrameReader,
   FrameType,
   readUint31,
   Setting,
-  settingsPayload,
   uint32Payload,
 } from "./frames.ts";
-import { HpackDecoder, HpackIndexingEncoder } from "./hpack.ts";
-import type { ServerStream } from "./stream.ts";
-
-interface SentFrame {
-  type: number;
-  flags: number;
-  streamId: number;
-  payload: Uint8Array;
-}
-
-/** A client: builds frames, feeds them in, and reads back what the server wrote. */
-class Peer {
-  readonly writes: Uint8Array[] = [];
-  closed = false;
-  readonly streams: ServerStream[] = [];
-  readonly conn: Http2ServerConnection;
-  private readonly encoder = new HpackIndexingEncoder();
-  private readonly reader = new FrameReader(1 << 24);
-  private readonly decoder = new HpackDecoder();
-
-  constructor(limits = DEFAULT_LIMITS) {
-    this.conn = new Http2ServerConnection(
-      { write: (b) => this.writes.push(b), close: () => (this.closed = true) },
-      (s) => this.streams.push(s),
-      limits,
-    );
-    // The reader expects a preface before frames: feed it one for the server's side too.
-    this.reader.push(CONNECTION_PREFACE);
-  }
-
-  send(...frames: Uint8Array[]): void {
-    this.conn.receive(concat(frames));
-  }
-
-  open(settings: [number, number][] = []): void {
-    this.send(CONNECTION_PREFACE, encodeFrame(FrameType.SETTINGS, 0, 0, settingsPayload(settings)));
-  }
-
-  headers(streamId: number, path: string, endStream = false): Uint8Array {
-    const block = this.encoder.encode([
-      { name: ":method", value: "POST" },
-      { name: ":scheme", value: "http" },
-      { name: ":path", value: path },
-      { name: ":authority", value: "/run/skiff/skiff.sock" },
-      { name: "content-type", value: "application/grpc" },
-    ]);
-    const flags = Flag.END_HEADERS | (endStream ? Flag.END_STREAM : 0);
-    return encodeFrame(FrameType.HEADERS, flags, streamId, block);
-  }
-
-  /** Everything the server wrote since the last call, as frames. */
-  async received(): Promise<SentFrame[]> {
-    await Promise.resolve(); // writes leave in a microtask
-    const bytes = concat(this.writes.splice(0));
-    return bytes.length ? this.reader.push(bytes) : [];
-  }
-
-  decode(frame: SentFrame): [string, string][] {
-    return this.decoder.decode(frame.payload).map((f) => [f.name, f.value]);
-  }
-}
+import { Peer, type SentFrame } from "./test_peer.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
 const data = (id: number, body: Uint8Array, end = false) =>
@@ -327,4 +265,16 @@ Deno.test("http2: unfinished requests beyond the buffering bound end the connect
   p.send(data(1, new Uint8Array(16000)));
   assert.equal(goawayCode(await p.received()), ErrorCode.ENHANCE_YOUR_CALM);
   assert.ok(p.closed);
+});
+
+Deno.test("http2: a fault in the code a stream runs closes that connection, not the process", async () => {
+  const p = new Peer(DEFAULT_LIMITS, () => {
+    throw new TypeError("a bug");
+  });
+  p.open();
+  await p.received();
+  p.send(p.headers(1, "/x", true));
+  assert.equal(goawayCode(await p.received()), ErrorCode.INTERNAL_ERROR);
+  assert.ok(p.closed);
+  assert.ok(p.violations.some(([, cause]) => cause instanceof TypeError));
 });
