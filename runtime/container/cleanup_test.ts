@@ -25,6 +25,13 @@ class FakeRemoval {
     });
   };
 
+  /** Waits (a bounded while) until `n` removals have been called. */
+  async called(n: number): Promise<void> {
+    for (let i = 0; i < 100 && this.calls.length < n; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
   async finish(id: string, err?: Error): Promise<void> {
     for (let i = 0; i < 100 && !this.pending.has(id); i++) {
       await new Promise((r) => setTimeout(r, 5));
@@ -53,6 +60,9 @@ Deno.test("cleanup queue: recorded with the container's deletion, at most two at
   assert.equal(containers.count(), 0);
   assert.deepEqual(q.pending.list().map((l) => l.id), ["a", "b", "c"]);
   assert.equal(q.size, 3);
+  assert.deepEqual(removal.calls, [], "started after the caller's turn, not within add()");
+  await removal.called(2);
+  await new Promise((r) => setTimeout(r, 20));
   assert.deepEqual(removal.calls, ["a", "b"]); // the third waits for a free slot
   const drained = q.drained();
   await removal.finish("a");
