@@ -213,7 +213,16 @@ export class CleanupQueue {
     const failures = this.failures.get(l.id) ?? 0;
     this.failures.delete(l.id);
     if (this.closed) return; // the store may be closed: the next start redoes it (idempotent)
-    this.pending.delete(l.id);
+    try {
+      this.pending.delete(l.id);
+    } catch (err) {
+      // Done all the same; the record makes the next start look again (idempotent).
+      this.deps.log.warn("container cleanup not recorded as done", {
+        id: l.id,
+        err: errorMessage(err),
+      });
+      return;
+    }
     if (failures >= WARN_AFTER) {
       this.deps.log.info("container cleanup done", { id: l.id, failures });
     }
@@ -223,13 +232,11 @@ export class CleanupQueue {
     if (this.closed) return;
     const failures = (this.failures.get(l.id) ?? 0) + 1;
     this.failures.set(l.id, failures);
+    const fields = { id: l.id, failures, err: errorMessage(err) };
+    // Usually conmon still leaving its cgroup: a warning only when it goes on.
     if (failures === WARN_AFTER || (failures > WARN_AFTER && failures % 10 === 0)) {
-      this.deps.log.warn("container cleanup failed; trying again", {
-        id: l.id,
-        failures,
-        err: errorMessage(err),
-      });
-    }
+      this.deps.log.warn("container cleanup failed; trying again", fields);
+    } else this.deps.log.debug("container cleanup failed; trying again", fields);
     const delay = Math.min(FIRST_RETRY_MS * 2 ** (failures - 1), MAX_RETRY_MS);
     this.retries.set(
       l.id,

@@ -9,6 +9,8 @@
  *                                  conmon pid files, runc log, attach socket, ctl FIFO
  *   <state_dir>/containers/<id>/persist/exit, …/oom   written by conmon when it ends
  *   <root_dir>/containers/<id>/{upper,work}           the container's writable layer
+ * A removed container's files, mounts and conmon cgroups are removed after RemoveContainer
+ * returns, from a record in the store (cleanup.ts).
  */
 import type { Config } from "../../core/config/mod.ts";
 import { errorMessage, InvalidArgumentError, NotFoundError } from "../../core/errors.ts";
