@@ -22,6 +22,7 @@ import type { ContainerRecord } from "./record.ts";
 /** What is left of a removed container, by path: its ID is never looked up again. */
 export interface Leftovers {
   id: string;
+  sandboxId: string;
   bundleDir: string;
   upperDir: string;
   /** Pod cgroup conmon was moved under (cgroupfs driver). */
@@ -33,6 +34,7 @@ export interface Leftovers {
 export function leftoversOf(rec: ContainerRecord): Leftovers {
   return {
     id: rec.id,
+    sandboxId: rec.sandboxId,
     bundleDir: rec.bundleDir,
     upperDir: rec.upperDir,
     conmonCgroupParent: rec.conmonCgroupParent,
@@ -95,7 +97,10 @@ export interface CleanupQueueDeps {
 /** A durable, bounded queue of removed containers' leftovers. */
 export class CleanupQueue {
   readonly pending: Collection<Leftovers>;
-  private readonly ready: Leftovers[] = [];
+  /** Every cleanup not done yet in this process (queued, running or waiting to retry). */
+  private readonly known = new Map<string, Leftovers>();
+  /** IDs waiting for a free slot, oldest first. */
+  private readonly ready: string[] = [];
   private readonly running = new Set<string>();
   /** Retry timers of cleanups that failed, by container ID. */
   private readonly retries = new Map<string, ReturnType<typeof setTimeout>>();
@@ -112,7 +117,7 @@ export class CleanupQueue {
 
   /** Leftovers recorded and not removed yet (queued, running or waiting to retry). */
   get size(): number {
-    return this.ready.length + this.running.size + this.retries.size;
+    return this.known.size;
   }
 
   /**
@@ -136,16 +141,12 @@ export class CleanupQueue {
 
   /** Resolves once nothing is queued, running or waiting to retry (or the queue closed). */
   drained(): Promise<void> {
-    return this.until(() => this.size === 0);
+    return this.until(() => this.known.size === 0);
   }
 
-  /** Resolves once the leftovers of containers `ids` are gone (or the queue closed). */
-  settled(ids: string[]): Promise<void> {
-    return this.until(() => !ids.some((id) => this.has(id)));
-  }
-
-  private has(id: string): boolean {
-    return this.running.has(id) || this.retries.has(id) || this.ready.some((l) => l.id === id);
+  /** Resolves once the leftovers of pod `sandboxId`'s containers are gone (or closed). */
+  podSettled(sandboxId: string): Promise<void> {
+    return this.until(() => ![...this.known.values()].some((l) => l.sandboxId === sandboxId));
   }
 
   private until(done: () => boolean): Promise<void> {
@@ -162,6 +163,7 @@ export class CleanupQueue {
     for (const timer of this.retries.values()) clearTimeout(timer);
     this.retries.clear();
     this.ready.length = 0;
+    for (const id of this.known.keys()) if (!this.running.has(id)) this.known.delete(id);
     if (this.running.size > 0) {
       await new Promise<void>((resolve) =>
         this.waiters.push({ done: () => this.running.size === 0, resolve })
@@ -171,9 +173,9 @@ export class CleanupQueue {
   }
 
   private enqueue(l: Leftovers): void {
-    if (this.closed || this.running.has(l.id) || this.retries.has(l.id)) return;
-    if (this.ready.some((r) => r.id === l.id)) return;
-    this.ready.push(l);
+    if (this.closed || this.known.has(l.id)) return;
+    this.known.set(l.id, l);
+    this.ready.push(l.id);
     this.schedulePump();
   }
 
@@ -192,7 +194,7 @@ export class CleanupQueue {
 
   private pump(): void {
     while (!this.closed && this.running.size < CONCURRENCY && this.ready.length > 0) {
-      const l = this.ready.shift()!;
+      const l = this.known.get(this.ready.shift()!)!;
       this.running.add(l.id);
       this.run(l).finally(() => {
         this.running.delete(l.id);
@@ -212,6 +214,7 @@ export class CleanupQueue {
     }
     const failures = this.failures.get(l.id) ?? 0;
     this.failures.delete(l.id);
+    this.known.delete(l.id);
     if (this.closed) return; // the store may be closed: the next start redoes it (idempotent)
     try {
       this.pending.delete(l.id);
@@ -229,7 +232,10 @@ export class CleanupQueue {
   }
 
   private retryLater(l: Leftovers, err: unknown): void {
-    if (this.closed) return;
+    if (this.closed) {
+      this.known.delete(l.id);
+      return;
+    }
     const failures = (this.failures.get(l.id) ?? 0) + 1;
     this.failures.set(l.id, failures);
     const fields = { id: l.id, failures, err: errorMessage(err) };
@@ -242,7 +248,9 @@ export class CleanupQueue {
       l.id,
       setTimeout(() => {
         this.retries.delete(l.id);
-        this.enqueue(l);
+        if (this.closed) return;
+        this.ready.push(l.id);
+        this.schedulePump();
       }, delay),
     );
   }

@@ -5,8 +5,8 @@ import { CleanupQueue, type Leftovers } from "./cleanup.ts";
 
 const DIRS = { exitDir: "/nonexistent/exits", socketDir: "/nonexistent/attach" };
 
-function leftovers(id: string): Leftovers {
-  return { id, bundleDir: `/x/${id}`, upperDir: `/y/${id}/upper`, removedAt: 0 };
+function leftovers(id: string, sandboxId = "pod1"): Leftovers {
+  return { id, sandboxId, bundleDir: `/x/${id}`, upperDir: `/y/${id}/upper`, removedAt: 0 };
 }
 
 /** A removal the test resolves or fails by hand, one call at a time. */
@@ -89,17 +89,17 @@ Deno.test("cleanup queue: a failed transaction records nothing and queues nothin
   store.close();
 });
 
-Deno.test("cleanup queue: a failure is tried again; settled() waits for the named ones", async () => {
+Deno.test("cleanup queue: a failure is tried again; podSettled() waits for the pod's", async () => {
   const store = new Store(":memory:");
   const removal = new FakeRemoval();
   const q = queue(store, removal);
-  q.add(leftovers("a"), () => {});
-  q.add(leftovers("b"), () => {});
+  q.add(leftovers("a", "pod1"), () => {});
+  q.add(leftovers("b", "pod2"), () => {});
   let aSettled = false;
-  const settled = q.settled(["a"]).then(() => aSettled = true);
+  const settled = q.podSettled("pod1").then(() => aSettled = true);
   await removal.finish("a", new Error("conmon's cgroups still in use"));
   await removal.finish("b");
-  await q.settled(["b"]);
+  await q.podSettled("pod2");
   assert.equal(aSettled, false);
   assert.deepEqual(q.pending.list().map((l) => l.id), ["a"]);
   await removal.finish("a"); // the retry, 25 ms later

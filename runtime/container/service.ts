@@ -316,19 +316,18 @@ export class ContainerService implements ImageUsage, PodContainers, ContainerLoo
   }
 
   /**
-   * Removes the pod's containers and waits (a bounded while) for their leftovers to go, so
-   * that nothing of the pod is left when RemovePodSandbox returns (kubelet removes the pod's
-   * cgroup next). Whatever is not gone by then stays queued.
+   * Removes the pod's containers and waits (a bounded while) for the leftovers of all its
+   * removed containers to go, so that nothing of the pod is left when RemovePodSandbox
+   * returns (kubelet removes the pod's cgroup next). What is not gone by then stays queued.
    */
   async removePodContainers(sandboxId: string): Promise<void> {
-    const ids = [...this.ctx.cache.values()].filter((r) => r.sandboxId === sandboxId)
-      .map((r) => r.id);
-    await Promise.all(ids.map((id) => this.remove(id)));
+    const recs = [...this.ctx.cache.values()].filter((r) => r.sandboxId === sandboxId);
+    await Promise.all(recs.map((r) => this.remove(r.id)));
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<boolean>((r) =>
-      timer = setTimeout(() => r(false), POD_CLEANUP_WAIT_MS)
-    );
-    const settled = this.ctx.cleanups.settled(ids).then(() => true);
+    const late = new Promise<boolean>((r) => {
+      timer = setTimeout(() => r(false), POD_CLEANUP_WAIT_MS);
+    });
+    const settled = this.ctx.cleanups.podSettled(sandboxId).then(() => true);
     const done = await Promise.race([settled, late]).finally(() => clearTimeout(timer));
     if (!done) this.ctx.log.warn("pod's container leftovers still queued", { sandbox: sandboxId });
   }

@@ -135,3 +135,23 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "cleanup: removing a pod's containers returns once the leftovers of all of them are gone",
+  opts,
+  async () => {
+    const f = await RuntimeFixture.create();
+    try {
+      const sb = await f.pod();
+      const removed = await stoppedContainer(f, sb.id);
+      const running = await f.run(sb, { command: ["sleep", "1000"] });
+      const rec = structuredClone(f.service.get(running));
+      await f.service.remove(removed.id); // its leftovers are queued
+      await f.service.removePodContainers(sb.id); // as RemovePodSandbox
+      assertEquals(leftOnNode(f, removed, sb.cgroupParent), []);
+      assertEquals(leftOnNode(f, rec, sb.cgroupParent), []);
+    } finally {
+      await f.dispose();
+    }
+  },
+);
