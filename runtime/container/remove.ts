@@ -24,9 +24,10 @@ export async function removeContainer(ctx: ContainerContext, idOrPrefix: string)
     if (!current || !canRemove(current)) return;
     await stopLocked(ctx, rec.id, 0);
     await releaseRuntime(ctx, current);
-    // From here the container is gone from every list and its name is free; its leftovers
-    // are recorded in the same transaction that deletes it.
-    ctx.cleanups.add(leftoversOf(current), () => ctx.forget(current));
+    // Its leftovers are recorded in the same transaction that deletes its record; once that
+    // has committed it is gone from every list and its name is free.
+    ctx.cleanups.add(leftoversOf(current), () => ctx.records.delete(current.id));
+    ctx.forgetInMemory(current);
     ctx.publish("CONTAINER_DELETED_EVENT", current);
     ctx.log.info("container removed", { id: rec.id });
   });
@@ -45,7 +46,8 @@ export async function destroyContainer(ctx: ContainerContext, rec: ContainerReco
     ctx.forget(rec);
   } catch (err) {
     ctx.log.warn("container leftovers not removed yet", { id: rec.id, err: errorMessage(err) });
-    ctx.cleanups.add(leftovers, () => ctx.forget(rec));
+    ctx.cleanups.add(leftovers, () => ctx.records.delete(rec.id));
+    ctx.forgetInMemory(rec);
   }
 }
 

@@ -128,6 +128,11 @@ export class ContainerContext {
 
   forget(rec: ContainerRecord): void {
     this.records.delete(rec.id);
+    this.forgetInMemory(rec);
+  }
+
+  /** Drops the container from the indexes (its record is deleted by the caller). */
+  forgetInMemory(rec: ContainerRecord): void {
     this.cache.delete(rec.id);
     this.exitsReported.delete(rec.id);
     this.lastExitCheck.delete(rec.id);
