@@ -186,6 +186,8 @@ async function openServices(base: Foundation, cleanups: Cleanups): Promise<Servi
     metrics: containerMetrics(metrics),
   });
   await containers.recover();
+  // Stops the removals' cleanup queue before the store closes (what is left is resumed at start).
+  cleanups.push(() => containers.close());
   await watchExits(containers, log, cleanups);
   const stats = new StatsCollector(new ServiceStatsTargets(() => containers, sandboxes), {
     writableLayerMount: config.root_dir,

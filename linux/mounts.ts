@@ -36,6 +36,29 @@ export function umountSync(target: string, flags = 0): { errno: number; text: st
   return lastError();
 }
 
+/**
+ * umount2(2) on Deno's FFI thread pool, for work that must not hold the event loop (an
+ * overlay's unmount takes 1-4 ms). Whether it succeeded: errno is set on the pool's thread,
+ * so callers look at the mount table again rather than at a reason.
+ */
+export async function umountPooled(target: string, flags = 0): Promise<boolean> {
+  const path = cString(target);
+  const rc = await libc().umount2_pooled(path, flags);
+  // The pool thread reads `path` until the call returns: keep it reachable until then.
+  return rc === 0 && path.length > 0;
+}
+
+/** Mount points at or under `dir` in this process's mountinfo, deepest first. */
+export async function mountsUnder(dir: string): Promise<string[]> {
+  const info = await Deno.readTextFile("/proc/self/mountinfo");
+  const out: string[] = [];
+  for (const line of info.split("\n")) {
+    const target = line.split(" ")[4]?.replace(/\\040/g, " ");
+    if (target && (target === dir || target.startsWith(dir + "/"))) out.push(target);
+  }
+  return out.sort((a, b) => b.length - a.length);
+}
+
 /** Whether `path` is a mount point (listed in this process's mountinfo). */
 export function isMountedSync(path: string): boolean {
   const info = Deno.readTextFileSync("/proc/self/mountinfo");

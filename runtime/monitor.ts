@@ -46,8 +46,10 @@ export interface ConmonOptions {
   pidFile: string;
   conmonPidFile: string;
   /**
-   * Called with conmon's PID while it waits on the start pipe, before it has forked
-   * anything (e.g. to move it into the pod's cgroup). Errors abort the start.
+   * Called with conmon's PID as soon as its launcher is spawned (the PID stays the same
+   * through the launcher's exec of conmon), e.g. to move it into the pod's cgroup; runs
+   * while the launcher starts and opens the FIFOs, and is awaited before the start pipe
+   * lets conmon fork anything. Errors abort the start.
    */
   beforeStart?: (conmonPid: number) => Promise<void>;
   /** How long runtime create may take. */
@@ -60,8 +62,9 @@ export interface ConmonStarted {
   conmonPid: number;
 }
 
-export async function mkfifo(path: string): Promise<void> {
-  await Deno.remove(path).catch(() => {});
+/** Synchronous calls here and below: tiny local fs calls, cheaper than thread-pool hops. */
+export function mkfifo(path: string): void {
+  removeIfThere(path);
   try {
     mkfifoSync(path, 0o600);
   } catch (err) {
@@ -161,8 +164,8 @@ async function readWithTimeout(
 export async function startConmon(o: ConmonOptions): Promise<ConmonStarted> {
   const syncFifo = `${o.bundle}/conmon-sync`;
   const startFifo = `${o.bundle}/conmon-start`;
-  await mkfifo(syncFifo);
-  await mkfifo(startFifo);
+  mkfifo(syncFifo);
+  mkfifo(startFifo);
   // Its own session: conmon and the container survive Skiff being killed (through
   // setsid(1): `detached` would fork the whole daemon, see linux/session.ts).
   const session = newSessionCommand("/bin/bash", [
@@ -186,6 +189,8 @@ export async function startConmon(o: ConmonOptions): Promise<ConmonStarted> {
   }).spawn();
   let sync: Deno.FsFile | undefined;
   let start: Deno.FsFile | undefined;
+  const placed = o.beforeStart?.(child.pid) ?? Promise.resolve();
+  placed.catch(() => {}); // awaited below; a launcher that fails first is the error reported
   try {
     // Opening a FIFO blocks until the other side opens it: the same order as the script.
     // If the shell dies first, the opens never complete; the race below catches that.
@@ -203,8 +208,8 @@ export async function startConmon(o: ConmonOptions): Promise<ConmonStarted> {
         `conmon exited before it started (code ${first.code}): ${await tail(o.conmonLog)}`,
       );
     }
-    // conmon blocks on the start pipe before it forks anything: the moment to place it.
-    if (o.beforeStart) await o.beforeStart(child.pid);
+    // conmon blocks on the start pipe before it forks anything: placed by then.
+    await placed;
     await start!.write(new Uint8Array([0]));
     start!.close();
     start = undefined;
@@ -221,7 +226,7 @@ export async function startConmon(o: ConmonOptions): Promise<ConmonStarted> {
           `the OCI runtime failed to create the container (${msg.data})`,
       );
     }
-    const conmonPid = Number((await Deno.readTextFile(o.conmonPidFile).catch(() => "0")).trim());
+    const conmonPid = Number(readIfThere(o.conmonPidFile).trim() || "0");
     return { pid: msg.data, conmonPid };
   } finally {
     try {
@@ -232,8 +237,23 @@ export async function startConmon(o: ConmonOptions): Promise<ConmonStarted> {
     } catch { /* already closed */ }
     // conmon's first process exits once it has forked its monitor: reap it (no zombie).
     await child.status;
-    await Deno.remove(syncFifo).catch(() => {});
-    await Deno.remove(startFifo).catch(() => {});
+    await placed.catch(() => {});
+    removeIfThere(syncFifo);
+    removeIfThere(startFifo);
+  }
+}
+
+function removeIfThere(path: string): void {
+  try {
+    Deno.removeSync(path);
+  } catch { /* not there */ }
+}
+
+function readIfThere(path: string): string {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch {
+    return "";
   }
 }
 

@@ -10,7 +10,13 @@
  */
 import { InternalError, SkiffError } from "../core/errors.ts";
 import { mountIdmapped } from "../linux/idmap.ts";
-import { isMountedSync, MNT_DETACH, umountSync } from "../linux/mounts.ts";
+import {
+  isMountedSync,
+  MNT_DETACH,
+  mountsUnder,
+  umountPooled,
+  umountSync,
+} from "../linux/mounts.ts";
 import { mountOverlaySync, type OverlayLayers } from "../linux/overlay.ts";
 import type { SandboxForContainer } from "./contracts.ts";
 
@@ -148,4 +154,25 @@ export async function unmountRootfs(target: string): Promise<void> {
     }
     await new Promise((r) => setTimeout(r, 50 * (i + 1)));
   }
+}
+
+/** How many times a busy mount is tried again before it is detached. */
+const UNMOUNT_TRIES = 5;
+
+/**
+ * Unmounts everything mounted at or under `dir` (a container's rootfs, image volumes and
+ * idmapped clones), deepest first, without holding the event loop. A mount still busy after
+ * a few tries is detached, so that nothing is left in the mount table; throws if one stays
+ * all the same, so that nothing under it is ever deleted through a mount.
+ */
+export async function unmountUnder(dir: string): Promise<void> {
+  for (let i = 0; i < UNMOUNT_TRIES; i++) {
+    const mounts = await mountsUnder(dir);
+    if (mounts.length === 0) return;
+    if (i > 0) await new Promise((r) => setTimeout(r, 50 * i));
+    const flags = i === UNMOUNT_TRIES - 1 ? MNT_DETACH : 0;
+    for (const m of mounts) await umountPooled(m, flags);
+  }
+  const left = await mountsUnder(dir);
+  if (left.length > 0) throw new InternalError(`cannot unmount ${left.join(", ")}`);
 }

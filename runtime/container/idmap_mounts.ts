@@ -5,12 +5,11 @@
  * so host-root-owned files show as owned by the pod's root and its writes land as the
  * files' real owners. runc 1.1 cannot do this itself. A source whose filesystem cannot be
  * idmapped (an overlay image volume, a kernel without tmpfs idmapping) is bound as it is:
- * reachable, its files owned by the overflow ID inside.
+ * reachable, its files owned by the overflow ID inside. The clones are unmounted with all
+ * else under the bundle when the container's leftovers are removed (cleanup.ts).
  */
-import { InternalError } from "../../core/errors.ts";
 import type { Logger } from "../../core/log.ts";
 import { mountIdmapped } from "../../linux/idmap.ts";
-import { detachMountsUnder } from "../rootfs.ts";
 import type { OciSpec } from "../spec/mod.ts";
 
 export function idmapDir(bundleDir: string): string {
@@ -36,12 +35,5 @@ export async function idmapBindMounts(
         error: (err as Error).message,
       });
     }
-  }
-}
-
-/** Detaches the idmapped clones; throws (so nothing under them is deleted) if one stays. */
-export function dropIdmapMounts(bundleDir: string): void {
-  if (!detachMountsUnder(idmapDir(bundleDir))) {
-    throw new InternalError(`cannot unmount the idmapped mounts of ${bundleDir}`);
   }
 }

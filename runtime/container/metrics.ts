@@ -11,6 +11,8 @@ export interface ContainerMetrics {
   restarted(): void;
   /** A running container ended OOM-killed. */
   oomKilled(): void;
+  /** `pending` says how many removed containers' leftovers are still to be removed. */
+  watchCleanups(pending: () => number): void;
 }
 
 /** For services nobody scrapes (tests, tools). */
@@ -18,6 +20,7 @@ export const NO_CONTAINER_METRICS: ContainerMetrics = {
   started() {},
   restarted() {},
   oomKilled() {},
+  watchCleanups() {},
 };
 
 /** Registers the container metrics in `registry`; call once per registry. */
@@ -34,9 +37,14 @@ export function containerMetrics(registry: MetricsRegistry): ContainerMetrics {
     "skiff_container_oom_kills_total",
     "Containers that ended OOMKilled.",
   );
+  const cleanups = registry.gauge(
+    "skiff_container_cleanups_pending",
+    "Removed containers whose cgroups, mounts or directories are still to be removed.",
+  );
   return {
     started: (seconds) => startLatency.observe({}, seconds),
     restarted: () => restarts.inc(),
     oomKilled: () => oomKills.inc(),
+    watchCleanups: (pending) => cleanups.onCollect(() => cleanups.set({}, pending())),
   };
 }

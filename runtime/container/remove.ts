@@ -1,12 +1,11 @@
 /**
- * RemoveContainer: stops a live container, then removes everything it has on the node.
+ * RemoveContainer: stops a live container, frees its runtime state and forgets it; what it
+ * leaves on the node (cgroups, mounts, dirs) is removed right after the reply by the
+ * service's cleanup queue (cleanup.ts), from a record written with the forgetting.
  * Removing a container that does not exist succeeds, as containerd's does.
  */
-import { dirname } from "node:path";
-import { NotFoundError } from "../../core/errors.ts";
-import { unmountRootfs } from "../rootfs.ts";
-import { removeConmonCgroups } from "./conmon_cgroups.ts";
-import { dropIdmapMounts } from "./idmap_mounts.ts";
+import { errorMessage, NotFoundError } from "../../core/errors.ts";
+import { leftoversOf, removeLeftovers } from "./cleanup.ts";
 import type { ContainerRecord } from "./record.ts";
 import type { ContainerContext } from "./service.ts";
 import { canRemove } from "./state.ts";
@@ -24,44 +23,40 @@ export async function removeContainer(ctx: ContainerContext, idOrPrefix: string)
     const current = ctx.cache.get(rec.id);
     if (!current || !canRemove(current)) return;
     await stopLocked(ctx, rec.id, 0);
-    await destroyContainer(ctx, current);
+    await releaseRuntime(ctx, current);
+    // Its leftovers are recorded in the same transaction that deletes its record; once that
+    // has committed it is gone from every list and its name is free.
+    ctx.cleanups.add(leftoversOf(current), () => ctx.records.delete(current.id));
+    ctx.forgetInMemory(current);
     ctx.publish("CONTAINER_DELETED_EVENT", current);
     ctx.log.info("container removed", { id: rec.id });
   });
 }
 
 /**
- * Removes everything a container has on the node: runtime state, mounts, dirs, record.
- * Also undoes a half-made one (a failed create, or one a crash interrupted).
+ * Removes everything a half-made container has on the node (a failed create, or one a
+ * crash interrupted) before returning, and its record; what cannot go yet is left to the
+ * cleanup queue.
  */
 export async function destroyContainer(ctx: ContainerContext, rec: ContainerRecord): Promise<void> {
+  await releaseRuntime(ctx, rec);
+  const leftovers = leftoversOf(rec);
+  try {
+    await removeLeftovers(ctx, leftovers);
+    ctx.forget(rec);
+  } catch (err) {
+    ctx.log.warn("container leftovers not removed yet", { id: rec.id, err: errorMessage(err) });
+    ctx.cleanups.add(leftovers, () => ctx.records.delete(rec.id));
+    ctx.forgetInMemory(rec);
+  }
+}
+
+/** Waits for a background reap; deletes the OCI runtime's state if it still has some. */
+async function releaseRuntime(ctx: ContainerContext, rec: ContainerRecord): Promise<void> {
   await ctx.reaps.get(rec.id);
   if (!ctx.reaped.delete(rec.id) && await hasRuntimeState(rec)) {
     await ctx.runtimeFor(rec).delete(rec.id).catch(() => {});
   }
-  // Independent removals run together: each async fs call is a round trip to Deno's
-  // blocking pool, and in sequence they were most of RemoveContainer's time.
-  const unmountAndRemoveBundle = async () => {
-    await unmountRootfs(`${rec.bundleDir}/rootfs`);
-    try {
-      for (const e of Deno.readDirSync(`${rec.bundleDir}/image-volumes`)) {
-        await unmountRootfs(`${rec.bundleDir}/image-volumes/${e.name}`);
-      }
-    } catch { /* no image volumes */ }
-    // The idmapped clones go first, so that nothing below them is removed through them.
-    dropIdmapMounts(rec.bundleDir);
-    await Promise.all([
-      Deno.remove(rec.bundleDir, { recursive: true }).catch(() => {}),
-      Deno.remove(dirname(rec.upperDir), { recursive: true }).catch(() => {}),
-    ]);
-  };
-  await Promise.all([
-    removeConmonCgroups(rec),
-    unmountAndRemoveBundle(),
-    Deno.remove(`${ctx.exitDir}/${rec.id}`).catch(() => {}),
-    Deno.remove(`${ctx.socketDir}/${rec.id}`, { recursive: true }).catch(() => {}),
-  ]);
-  ctx.forget(rec);
 }
 
 /**

@@ -9,6 +9,8 @@
  *                                  conmon pid files, runc log, attach socket, ctl FIFO
  *   <state_dir>/containers/<id>/persist/exit, …/oom   written by conmon when it ends
  *   <root_dir>/containers/<id>/{upper,work}           the container's writable layer
+ * A removed container's files, mounts and conmon cgroups are removed after RemoveContainer
+ * returns, from a record in the store (cleanup.ts).
  */
 import type { Config } from "../../core/config/mod.ts";
 import { errorMessage, InvalidArgumentError, NotFoundError } from "../../core/errors.ts";
@@ -31,6 +33,7 @@ import type {
 } from "../contracts.ts";
 import type { LinuxContainerResources } from "../model.ts";
 import { OciRuntime } from "../oci.ts";
+import { CleanupQueue } from "./cleanup.ts";
 import { createContainer } from "./create.ts";
 import { settleExit } from "./exits.ts";
 import { type ContainerMetrics, NO_CONTAINER_METRICS } from "./metrics.ts";
@@ -86,6 +89,8 @@ export class ContainerContext {
   readonly exitsReported = new Set<string>();
   /** When list last looked at a live container's exit file and conmon (ms, monotonic). */
   readonly lastExitCheck = new Map<string, number>();
+  /** Removed containers' leftovers, removed after RemoveContainer has replied. */
+  readonly cleanups: CleanupQueue;
 
   constructor(readonly deps: ContainerServiceDeps) {
     this.records = deps.store.collection<ContainerRecord>("containers");
@@ -93,6 +98,8 @@ export class ContainerContext {
     this.metrics = deps.metrics ?? NO_CONTAINER_METRICS;
     this.exitDir = `${deps.config.state_dir}/exits`;
     this.socketDir = `${deps.config.state_dir}/attach`;
+    this.cleanups = new CleanupQueue({ store: deps.store, dirs: this, log: deps.log });
+    this.metrics.watchCleanups(() => this.cleanups.size);
   }
 
   get config(): Config {
@@ -121,6 +128,11 @@ export class ContainerContext {
 
   forget(rec: ContainerRecord): void {
     this.records.delete(rec.id);
+    this.forgetInMemory(rec);
+  }
+
+  /** Drops the container from the indexes (its record is deleted by the caller). */
+  forgetInMemory(rec: ContainerRecord): void {
     this.cache.delete(rec.id);
     this.exitsReported.delete(rec.id);
     this.lastExitCheck.delete(rec.id);
@@ -166,6 +178,9 @@ export class ContainerContext {
  */
 const LIST_EXIT_CHECK_MS = 2000;
 
+/** How long RemovePodSandbox waits for its containers' leftovers to be removed. */
+const POD_CLEANUP_WAIT_MS = 5000;
+
 function settleForList(ctx: ContainerContext, rec: ContainerRecord, now: number): void {
   if (!isLive(rec)) return;
   if (ctx.exitsWatched && !ctx.exitsReported.has(rec.id)) {
@@ -186,13 +201,28 @@ export class ContainerService implements ImageUsage, PodContainers, ContainerLoo
     this.ctx = new ContainerContext(deps);
   }
 
-  /** Loads state, settles containers that ended while Skiff was away, cleans half-made ones. */
-  recover(): Promise<void> {
-    return recoverContainers(this.ctx);
+  /**
+   * Loads state, settles containers that ended while Skiff was away, cleans half-made ones,
+   * and queues the leftovers of removals an earlier run did not finish.
+   */
+  async recover(): Promise<void> {
+    await recoverContainers(this.ctx);
+    const resumed = this.ctx.cleanups.resume();
+    if (resumed > 0) this.ctx.log.info("container cleanups resumed", { count: resumed });
   }
 
-  close(): void {
+  /**
+   * No new background work. Removals' cleanups not done yet stay recorded for the next
+   * start; the returned promise resolves when the running ones have ended.
+   */
+  close(): Promise<void> {
     this.ctx.closed = true;
+    return this.ctx.cleanups.close();
+  }
+
+  /** Resolves once every removed container's leftovers are gone (for tests and shutdown). */
+  cleanupsDrained(): Promise<void> {
+    return this.ctx.cleanups.drained();
   }
 
   /** Where conmon writes `<id>` when a container ends (for an inotify exit watcher). */
@@ -290,9 +320,21 @@ export class ContainerService implements ImageUsage, PodContainers, ContainerLoo
     await Promise.all(recs.map((r) => this.stop(r.id, timeoutSeconds)));
   }
 
+  /**
+   * Removes the pod's containers and waits (a bounded while) for the leftovers of all its
+   * removed containers to go, so that nothing of the pod is left when RemovePodSandbox
+   * returns (kubelet removes the pod's cgroup next). What is not gone by then stays queued.
+   */
   async removePodContainers(sandboxId: string): Promise<void> {
     const recs = [...this.ctx.cache.values()].filter((r) => r.sandboxId === sandboxId);
     await Promise.all(recs.map((r) => this.remove(r.id)));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<boolean>((r) => {
+      timer = setTimeout(() => r(false), POD_CLEANUP_WAIT_MS);
+    });
+    const settled = this.ctx.cleanups.podSettled(sandboxId).then(() => true);
+    const done = await Promise.race([settled, late]).finally(() => clearTimeout(timer));
+    if (!done) this.ctx.log.warn("pod's container leftovers still queued", { sandbox: sandboxId });
   }
 
   getContainerForStreaming(idOrPrefix: string): ContainerForStreaming | undefined {

@@ -79,11 +79,12 @@ async function launch(
     const idmap = rootfsIdmapFor(sandbox, rec.bundleDir);
     await mountRootfs(rec.layerDirs, rec.upperDir, rec.workDir, rootfs, idmap);
   }
-  await Deno.mkdir(persistDir, { recursive: true, mode: 0o700 });
-  await Deno.remove(`${persistDir}/exit`).catch(() => {});
-  await Deno.remove(`${persistDir}/oom`).catch(() => {});
-  await Deno.remove(`${ctx.exitDir}/${rec.id}`).catch(() => {});
-  if (rec.logPath) await Deno.mkdir(dirname(rec.logPath), { recursive: true });
+  // Synchronous: tiny local fs calls, each cheaper than a round trip to the blocking pool.
+  Deno.mkdirSync(persistDir, { recursive: true, mode: 0o700 });
+  for (const stale of [`${persistDir}/exit`, `${persistDir}/oom`, `${ctx.exitDir}/${rec.id}`]) {
+    removeIfThere(stale);
+  }
+  if (rec.logPath) Deno.mkdirSync(dirname(rec.logPath), { recursive: true });
   const started = await startConmon({
     conmon: ctx.config.runtime.conmon,
     id: rec.id,
@@ -102,7 +103,7 @@ async function launch(
     conmonLog: `${rec.bundleDir}/conmon.log`,
     pidFile: `${rec.bundleDir}/pidfile`,
     conmonPidFile: `${rec.bundleDir}/conmon.pid`,
-    beforeStart: async (pid) => placeConmon(ctx, rec, sandbox, pid),
+    beforeStart: (pid) => placeConmon(ctx, rec, sandbox, pid),
   });
   rec.pid = started.pid;
   rec.conmonPid = started.conmonPid;
@@ -111,4 +112,10 @@ async function launch(
   // finished_at is never earlier than started_at.
   rec.startedAt = Date.now();
   await runtime.start(rec.id, runtimeLog);
+}
+
+function removeIfThere(path: string): void {
+  try {
+    Deno.removeSync(path);
+  } catch { /* not there */ }
 }

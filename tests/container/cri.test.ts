@@ -9,6 +9,7 @@ import { TestSkiff } from "../helpers/skiff.ts";
 import { registryPrerequisitesMissing, TestRegistry } from "../helpers/registry.ts";
 import { pushBusyboxImage } from "../helpers/oci_build.ts";
 import { CriCallError } from "../../cri/client.ts";
+import { conmonCgroupDirs } from "../../runtime/container/conmon_cgroups.ts";
 import type { DeepPartial } from "../../cri/handler.ts";
 import type { ContainerConfig, PodSandboxConfig } from "../../cri/types.ts";
 
@@ -380,6 +381,85 @@ Deno.test(
   },
 );
 
+Deno.test(
+  "CRI containers: Skiff SIGKILLed before a removed container's leftovers went; its next start removes them",
+  opts,
+  async () => {
+    const registry = await TestRegistry.start();
+    const s = await TestSkiff.create();
+    let holder: Deno.ChildProcess | undefined;
+    try {
+      const img = await pushBusyboxImage(registry, "ctest/busybox:5");
+      await s.start();
+      await s.client.call("PullImage", { image: { image: img.ref } });
+      const cfg = pod(s);
+      const { pod_sandbox_id: podId } = await s.client.call("RunPodSandbox", { config: cfg });
+      const { container_id: id } = await s.client.call("CreateContainer", {
+        pod_sandbox_id: podId,
+        config: ctr(img.ref, "gone", { command: ["sleep", "1000"] }),
+        sandbox_config: cfg,
+      });
+      await s.client.call("StartContainer", { container_id: id });
+      await s.client.call("StopContainer", { container_id: id, timeout: "0" });
+      // A process in conmon's memory cgroup, as a conmon that lingers: it cannot be removed
+      // before Skiff is killed.
+      const cgroups = conmonCgroupDirs("", id);
+      const held = cgroups.find((d) => d.includes("/memory/"))!;
+      holder = new Deno.Command("sleep", { args: ["1000"] }).spawn();
+      Deno.writeTextFileSync(`${held}/cgroup.procs`, `${holder.pid}\n`);
+      await s.client.call("RemoveContainer", { container_id: id });
+      await s.kill();
+      assert(existsPath(held));
+      holder.kill("SIGKILL");
+      await holder.status;
+      holder = undefined;
+
+      await s.start();
+      assertEquals((await s.client.call("ListContainers", {})).containers, []);
+      await cleanupsDrained(s);
+      assertEquals(cgroups.filter(existsPath), []);
+      assertEquals([...Deno.readDirSync(`${s.stateDir}/containers`)], []);
+      assertEquals([...Deno.readDirSync(`${s.rootDir}/containers`)], []);
+      assert(!Deno.readTextFileSync("/proc/self/mountinfo").includes(`${s.stateDir}/containers`));
+      await s.client.call("RemovePodSandbox", { pod_sandbox_id: podId });
+    } finally {
+      if (holder) {
+        holder.kill("SIGKILL");
+        await holder.status;
+      }
+      await s.dispose();
+      await registry.stop();
+    }
+  },
+);
+
+function existsPath(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Waits until Skiff reports no removed container's leftovers still to remove (its
+ * skiff_container_cleanups_pending gauge): those go after RemoveContainer's reply.
+ */
+async function cleanupsDrained(s: TestSkiff, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  let pending = "";
+  while (Date.now() < deadline) {
+    const metrics = await (await fetch(s.adminUrl("/metrics"))).text();
+    pending = /^skiff_container_cleanups_pending (\S+)$/m.exec(metrics)?.[1] ?? "";
+    if (pending === "0") return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(
+    `container cleanups still pending after ${ms} ms (gauge: ${pending || "absent"})`,
+  );
+}
+
 function childrenOf(pid: number): string[] {
   const out: string[] = [];
   for (const e of Deno.readDirSync("/proc")) {
@@ -415,12 +495,14 @@ Deno.test(
         await s.client.call("RemoveContainer", { container_id });
       };
       await cycle(-1); // warm-up: lazily opened files and caches
+      await cleanupsDrained(s);
       const fds = () => [...Deno.readDirSync(`/proc/${s.pid}/fd`)].length;
       const ownMounts = () =>
         Deno.readTextFileSync("/proc/self/mountinfo").split("\n")
           .filter((l) => l.split(" ")[4]?.startsWith(`${s.dir}/state/containers`)).length;
       const fdsBefore = fds();
       for (let i = 0; i < 50; i++) await cycle(i);
+      await cleanupsDrained(s);
       await new Promise((r) => setTimeout(r, 300));
       const fdsAfter = fds();
       assert(fdsAfter <= fdsBefore, `Skiff's fds grew from ${fdsBefore} to ${fdsAfter}`);

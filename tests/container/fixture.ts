@@ -152,6 +152,22 @@ export class RuntimeFixture {
     await this.service.recover();
   }
 
+  /**
+   * Waits until removed containers' leftovers are gone (the service's cleanup queue is
+   * empty); fails the test instead of hanging if they never go.
+   */
+  async cleanupsDrained(ms = 10_000): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`cleanups not drained in ${ms} ms`)), ms);
+    });
+    try {
+      await Promise.race([this.service.cleanupsDrained(), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Drops the service without stopping anything, as a SIGKILLed Skiff would. */
   crash(): void {
     this.service.close();
@@ -253,6 +269,7 @@ export class RuntimeFixture {
   async dispose(): Promise<void> {
     try {
       for (const r of this.service.list()) await this.service.remove(r.id).catch(() => {});
+      await this.cleanupsDrained();
     } finally {
       this.crash();
       for (const sb of this.sandboxes.values()) {

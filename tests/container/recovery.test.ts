@@ -70,6 +70,7 @@ Deno.test(
       ]);
       assert(after.message.includes("rebooted"), after.message);
       await f.service.remove(id); // runc delete --force takes the real process down
+      await f.cleanupsDrained();
       assert(!Deno.readTextFileSync("/proc/self/mountinfo").includes(rec.bundleDir));
     } finally {
       await f.dispose();
@@ -143,6 +144,7 @@ Deno.test(
       const warm = await f.run(sb, { command: ["sleep", "100"] });
       await f.service.stop(warm, 0);
       await f.service.remove(warm);
+      await f.cleanupsDrained();
       const fdsBefore = [...Deno.readDirSync("/proc/self/fd")].length;
       // Other tests on this machine mount and unmount too: count only this test's mounts.
       const ownMounts = () =>
@@ -157,6 +159,8 @@ Deno.test(
         await f.service.stop(id, i % 2 === 0 ? 0 : 1);
         await f.service.remove(id);
       }
+      // Mounts, dirs and conmon's cgroups go after the replies, in the cleanup queue.
+      await f.cleanupsDrained();
       await new Promise((r) => setTimeout(r, 200));
       assertEquals(childrenOf(Deno.pid), [], "no child processes (zombie conmon/runc) left");
       const fdsAfter = [...Deno.readDirSync("/proc/self/fd")].length;

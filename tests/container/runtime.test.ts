@@ -562,6 +562,7 @@ Deno.test("containers: image volumes, whole and by sub-path, read-only", opts, a
       "nope",
     );
     await f.service.remove(r.id);
+    await f.cleanupsDrained();
     // neither the removed container nor the failed create left a mount behind
     assert(!Deno.readTextFileSync("/proc/self/mountinfo").includes(`${f.dir}/state/containers/`));
   } finally {
