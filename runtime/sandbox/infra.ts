@@ -5,6 +5,7 @@
  * its own session so it outlives Skiff; it is found again after a restart by PID plus
  * start time (so a recycled PID is never mistaken for it).
  */
+import { newSessionCommand } from "../../linux/session.ts";
 import { InternalError } from "../../core/errors.ts";
 import { nsenterArgs, type PinnedNamespaces } from "../../network/netns.ts";
 
@@ -56,20 +57,22 @@ export async function startInfra(
   // child; a long-lived infra process holding them would keep the socket answering after
   // Skiff died. A fixed bash script closes everything above stderr before the exec (the
   // real argv goes in as "$@", never into the script text).
-  const child = new Deno.Command("bash", {
-    args: [
-      "-c",
-      CLOSE_FDS_AND_EXEC,
-      "skiff-infra",
-      "nsenter",
-      ...args,
-      "--",
-      "unshare",
-      "--pid",
-      "--fork",
-      "sleep",
-      "infinity",
-    ],
+  // In a session of its own through setsid(1): Deno's `detached` forks the whole daemon.
+  const session = newSessionCommand("bash", [
+    "-c",
+    CLOSE_FDS_AND_EXEC,
+    "skiff-infra",
+    "nsenter",
+    ...args,
+    "--",
+    "unshare",
+    "--pid",
+    "--fork",
+    "sleep",
+    "infinity",
+  ]);
+  const child = new Deno.Command(session.program, {
+    args: session.args,
     clearEnv: true,
     env: {
       PATH: Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin",
@@ -79,7 +82,7 @@ export async function startInfra(
     stdin: "null",
     stdout: "null",
     stderr: "null",
-    detached: true,
+    detached: session.detached,
   }).spawn();
   // Reaped whenever it exits, without keeping Skiff alive for it.
   child.status.catch(() => {});
