@@ -10,7 +10,7 @@
  *   --mix-probe (the mix: a separate grpc-go client also issues reads at each burst;
  *   --mix-probe-reads N of them, default 30)
  *   --skiff-toml 'key = value' (repeatable: a top-level line of Skiff's config, e.g.
- *   'compat_authority_front = false')
+ *   'log_level = "debug"')
  *   --skiff-env K=V (repeatable: more environment for Skiff's daemon, e.g. MALLOC_ARENA_MAX=2)
  *
  * Both runtimes use runc with cgroupfs, the same bridge + host-local + portmap conflist (each
