@@ -30,6 +30,7 @@ import { imageHandlers } from "./cri/handlers/image.ts";
 import { streamingHandlers } from "./cri/handlers/streaming.ts";
 import { markAllDescriptorsCloexec } from "./linux/cloexec.ts";
 import { raiseFileLimit } from "./linux/rlimit.ts";
+import { trimWhenQuiet } from "./linux/malloc.ts";
 import { containerMetrics, ContainerService, phaseOf } from "./runtime/container/mod.ts";
 import type { ImageUsage, PodContainers } from "./runtime/contracts.ts";
 import { ContainerEventBus } from "./runtime/events.ts";
@@ -112,6 +113,7 @@ export async function startDaemon(config: Config): Promise<Daemon> {
     state.serving = true;
     const adminAddress = await startAdmin(base, services, handlers, state, cleanups);
     startCloexecSweep(cleanups);
+    startMemoryTrim(log, cleanups);
     return {
       config,
       cri,
@@ -384,4 +386,12 @@ function startCloexecSweep(cleanups: Cleanups): void {
   }, 2000);
   Deno.unrefTimer(sweep);
   cleanups.push(() => clearInterval(sweep));
+}
+
+/** Freed memory goes back to the system once the node is quiet again (linux/malloc.ts). */
+function startMemoryTrim(log: Logger, cleanups: Cleanups): void {
+  const stop = trimWhenQuiet({
+    onTrim: () => log.debug("free memory trimmed", { rss: Deno.memoryUsage().rss }),
+  });
+  cleanups.push(stop);
 }
