@@ -48,8 +48,8 @@ import { runtimeStreamingBackend, StreamingServer } from "./streaming/mod.ts";
 import { Store } from "./store/mod.ts";
 import {
   AdminHttpServer,
-  createAdminApp,
   FileAuditLog,
+  lazyAdminApp,
   loadOrCreateToken,
   pullProgressFrom,
 } from "./admin/mod.ts";
@@ -324,7 +324,7 @@ async function startAdmin(
 ): Promise<string | null> {
   const { config, log } = base;
   if (!config.admin.address) return null;
-  const app = createAdminApp({
+  const fetch = lazyAdminApp({
     metrics: base.metrics,
     token: await loadOrCreateToken(adminTokenFile(config)),
     metricsRequireToken: config.admin.metrics_require_token,
@@ -357,7 +357,7 @@ async function startAdmin(
     hostname: hp.hostname,
     port: hp.port,
     tls,
-    fetch: app.fetch,
+    fetch,
     maxPendingConnections: config.admin.max_pending_connections,
     requestHeaderTimeoutMs: config.admin.request_header_timeout_seconds * 1000,
     log: log.child("admin"),
