@@ -1,7 +1,7 @@
 /**
- * The admin app as the daemon serves it: built at the first request. An idle node never
- * loads Hono, the routes, the CRI schema they use or the WebSocket streams (measured: ~6 MiB
- * less RSS at start, with the streaming protocols and the CLI made lazy too).
+ * The admin app as the daemon serves it: built at the first request. A node nobody looks
+ * at never loads Hono, the routes or the WebSocket streams (measured with the streaming
+ * protocols and the CLI commands made lazy too: ~2 MiB less RSS at start).
  */
 import type { AdminDeps } from "./app.ts";
 import type { AdminFetch } from "./http_server.ts";
