@@ -18,6 +18,7 @@ import {
 import { acquireInstanceLock } from "./core/instance_lock.ts";
 import { type Logger, logger } from "./core/log.ts";
 import { MetricsRegistry } from "./core/metrics.ts";
+import { releaseMemoryWhenQuiet } from "./core/memory.ts";
 import { clearStaleSocket, CriServer } from "./cri/server.ts";
 import type { CriHandlers } from "./cri/handler.ts";
 import { runtimeInfoHandlers } from "./cri/handlers/runtime_info.ts";
@@ -30,7 +31,6 @@ import { imageHandlers } from "./cri/handlers/image.ts";
 import { streamingHandlers } from "./cri/handlers/streaming.ts";
 import { markAllDescriptorsCloexec } from "./linux/cloexec.ts";
 import { raiseFileLimit } from "./linux/rlimit.ts";
-import { trimWhenQuiet } from "./linux/malloc.ts";
 import { containerMetrics, ContainerService, phaseOf } from "./runtime/container/mod.ts";
 import type { ImageUsage, PodContainers } from "./runtime/contracts.ts";
 import { ContainerEventBus } from "./runtime/events.ts";
@@ -113,7 +113,7 @@ export async function startDaemon(config: Config): Promise<Daemon> {
     state.serving = true;
     const adminAddress = await startAdmin(base, services, handlers, state, cleanups);
     startCloexecSweep(cleanups);
-    startMemoryTrim(log, cleanups);
+    startMemoryRelease(log, cleanups);
     return {
       config,
       cri,
@@ -388,10 +388,11 @@ function startCloexecSweep(cleanups: Cleanups): void {
   cleanups.push(() => clearInterval(sweep));
 }
 
-/** Freed memory goes back to the system once the node is quiet again (linux/malloc.ts). */
-function startMemoryTrim(log: Logger, cleanups: Cleanups): void {
-  const stop = trimWhenQuiet({
-    onTrim: () => log.debug("free memory trimmed", { rss: Deno.memoryUsage().rss }),
+/** Memory goes back to the system once the node is quiet again (core/memory.ts). */
+function startMemoryRelease(log: Logger, cleanups: Cleanups): void {
+  const stop = releaseMemoryWhenQuiet({
+    onRelease: (ms) =>
+      log.debug("memory released", { ms: Math.round(ms), rss: Deno.memoryUsage().rss }),
   });
   cleanups.push(stop);
 }
