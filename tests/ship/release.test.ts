@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { defaultConfig, parseConfig } from "../../core/config/mod.ts";
 import { SKIFF_VERSION } from "../../core/version.ts";
+import { DAEMON_V8_FLAGS } from "../../core/v8_flags.ts";
 import { CriClient } from "../../cri/client.ts";
 import { makeTempDir, missingPrerequisites } from "../helpers/env.ts";
 
@@ -52,6 +53,11 @@ Deno.test({
         const { stdout } = await run(launcher, ["version"], CLEAN_ENV);
         assert.match(stdout, new RegExp(`^skiff ${SKIFF_VERSION.replaceAll(".", "\\.")}\n`));
         assert.match(stdout, /deno 2\.9\./);
+      });
+
+      await t.step("bin/skiff runs deno with the daemon's V8 flags", async () => {
+        const text = await Deno.readTextFile(launcher);
+        assert.ok(text.includes(` --v8-flags=${DAEMON_V8_FLAGS.join(",")} `), text);
       });
 
       await t.step("bin/skiff serve under unshare --net answers Version", async () => {
