@@ -391,6 +391,7 @@ function startCloexecSweep(cleanups: Cleanups): void {
 /** Memory goes back to the system once the node is quiet again (core/memory.ts). */
 function startMemoryRelease(log: Logger, cleanups: Cleanups): void {
   const stop = releaseMemoryWhenQuiet({
+    startUpWasWork: true,
     onRelease: (ms) =>
       log.debug("memory released", { ms: Math.round(ms), rss: Deno.memoryUsage().rss }),
   });

@@ -16,6 +16,8 @@ export interface QuietReleaseOptions {
   busyShare?: number;
   /** A check with at most this share of one CPU is quiet. */
   quietShare?: number;
+  /** The work before the call (start-up: modules, recovery) counts: the first quiet check releases. */
+  startUpWasWork?: boolean;
   /** Called after each release (a test's or a log's hook), with its duration. */
   onRelease?: (ms: number) => void;
 }
@@ -33,7 +35,7 @@ export function releaseMemoryWhenQuiet(opts: QuietReleaseOptions = {}): () => vo
   const quietUs = checkMs * 1000 * (opts.quietShare ?? 0.1);
   let last = cpuMicros();
   let lastAt = performance.now();
-  let worked = false;
+  let worked = opts.startUpWasWork ?? false;
   const timer = setInterval(() => {
     // A check that comes right after a late one (a blocked loop) measures nothing.
     if (performance.now() - lastAt < checkMs / 2) return;

@@ -41,3 +41,18 @@ Deno.test("releaseMemoryWhenQuiet: once quiet after a burst, not during it, not 
     stop();
   }
 });
+
+Deno.test("releaseMemoryWhenQuiet: start-up counted as work: the first quiet check releases", async () => {
+  let releases = 0;
+  const stop = releaseMemoryWhenQuiet({
+    checkMs: 50,
+    startUpWasWork: true,
+    onRelease: () => releases++,
+  });
+  try {
+    await sleep(300);
+    assert.equal(releases, 1);
+  } finally {
+    stop();
+  }
+});
