@@ -12,6 +12,7 @@ import { adminTokenFile, type Config, databaseFile, parseHostPort } from "./core
 import { acquireInstanceLock } from "./core/instance_lock.ts";
 import { type Logger, logger } from "./core/log.ts";
 import { MetricsRegistry } from "./core/metrics.ts";
+import { releaseMemoryWhenQuiet } from "./core/memory.ts";
 import { clearStaleSocket, CriServer } from "./cri/server.ts";
 import type { CriHandlers } from "./cri/handler.ts";
 import { runtimeInfoHandlers } from "./cri/handlers/runtime_info.ts";
@@ -41,8 +42,8 @@ import { runtimeStreamingBackend, StreamingServer } from "./streaming/mod.ts";
 import { Store } from "./store/mod.ts";
 import {
   AdminHttpServer,
-  createAdminApp,
   FileAuditLog,
+  lazyAdminApp,
   loadOrCreateToken,
   pullProgressFrom,
 } from "./admin/mod.ts";
@@ -106,6 +107,7 @@ export async function startDaemon(config: Config): Promise<Daemon> {
     state.serving = true;
     const adminAddress = await startAdmin(base, services, handlers, state, cleanups);
     startCloexecSweep(cleanups);
+    startMemoryRelease(log, cleanups);
     return {
       config,
       cri,
@@ -317,7 +319,7 @@ async function startAdmin(
 ): Promise<string | null> {
   const { config, log } = base;
   if (!config.admin.address) return null;
-  const app = createAdminApp({
+  const fetch = lazyAdminApp({
     metrics: base.metrics,
     token: await loadOrCreateToken(adminTokenFile(config)),
     metricsRequireToken: config.admin.metrics_require_token,
@@ -350,7 +352,7 @@ async function startAdmin(
     hostname: hp.hostname,
     port: hp.port,
     tls,
-    fetch: app.fetch,
+    fetch,
     maxPendingConnections: config.admin.max_pending_connections,
     requestHeaderTimeoutMs: config.admin.request_header_timeout_seconds * 1000,
     log: log.child("admin"),
@@ -379,4 +381,14 @@ function startCloexecSweep(cleanups: Cleanups): void {
   }, 2000);
   Deno.unrefTimer(sweep);
   cleanups.push(() => clearInterval(sweep));
+}
+
+/** Memory goes back to the system once the node is quiet again (core/memory.ts). */
+function startMemoryRelease(log: Logger, cleanups: Cleanups): void {
+  const stop = releaseMemoryWhenQuiet({
+    startUpWasWork: true,
+    onRelease: (ms) =>
+      log.debug("memory released", { ms: Math.round(ms), rss: Deno.memoryUsage().rss }),
+  });
+  cleanups.push(stop);
 }

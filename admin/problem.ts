@@ -6,25 +6,26 @@
  * container still running), not a malformed request.
  */
 import { errorMessage } from "../core/errors.ts";
-import { grpcCode, grpcCodeName, GrpcStatus } from "../cri/errors.ts";
+import { grpcCode, grpcCodeName } from "../cri/errors.ts";
 
-const HTTP_STATUS: Partial<Record<GrpcStatus, number>> = {
-  [GrpcStatus.CANCELLED]: 499,
-  [GrpcStatus.UNKNOWN]: 500,
-  [GrpcStatus.INVALID_ARGUMENT]: 400,
-  [GrpcStatus.DEADLINE_EXCEEDED]: 504,
-  [GrpcStatus.NOT_FOUND]: 404,
-  [GrpcStatus.ALREADY_EXISTS]: 409,
-  [GrpcStatus.PERMISSION_DENIED]: 403,
-  [GrpcStatus.RESOURCE_EXHAUSTED]: 429,
-  [GrpcStatus.FAILED_PRECONDITION]: 409,
-  [GrpcStatus.ABORTED]: 409,
-  [GrpcStatus.OUT_OF_RANGE]: 400,
-  [GrpcStatus.UNIMPLEMENTED]: 501,
-  [GrpcStatus.INTERNAL]: 500,
-  [GrpcStatus.UNAVAILABLE]: 503,
-  [GrpcStatus.DATA_LOSS]: 500,
-  [GrpcStatus.UNAUTHENTICATED]: 401,
+/** By gRPC code name, so the admin API needs no gRPC library of its own. */
+const HTTP_STATUS: Readonly<Record<string, number>> = {
+  CANCELLED: 499,
+  UNKNOWN: 500,
+  INVALID_ARGUMENT: 400,
+  DEADLINE_EXCEEDED: 504,
+  NOT_FOUND: 404,
+  ALREADY_EXISTS: 409,
+  PERMISSION_DENIED: 403,
+  RESOURCE_EXHAUSTED: 429,
+  FAILED_PRECONDITION: 409,
+  ABORTED: 409,
+  OUT_OF_RANGE: 400,
+  UNIMPLEMENTED: 501,
+  INTERNAL: 500,
+  UNAVAILABLE: 503,
+  DATA_LOSS: 500,
+  UNAUTHENTICATED: 401,
 };
 
 const TITLES: Record<number, string> = {
@@ -56,8 +57,8 @@ export function problem(status: number, code: string, detail: string): Problem {
 }
 
 export function problemFromError(err: unknown): Problem {
-  const code = grpcCode(err);
-  return problem(HTTP_STATUS[code] ?? 500, grpcCodeName(code), errorMessage(err));
+  const code = grpcCodeName(grpcCode(err));
+  return problem(HTTP_STATUS[code] ?? 500, code, errorMessage(err));
 }
 
 export function problemResponse(p: Problem, headers: Record<string, string> = {}): Response {

@@ -15,14 +15,23 @@ export interface CommandIo {
 export interface Command {
   /** The word after `skiff`. */
   readonly name: string;
-  /** How the top-level help shows the command line, without the leading `skiff `. */
-  readonly synopsis: string;
-  /** One line for the top-level help. */
-  readonly summary: string;
   /** The command's `--help` text. */
   readonly usage: string;
   /** Runs the command with the arguments after its name; resolves with the exit code. */
   run(argv: string[], io: CommandIo): Promise<number>;
+}
+
+/**
+ * A command as the top-level help lists it. Its module is loaded only to run it or show
+ * its help: the daemon (`serve`) never loads the operator commands and their CRI client.
+ */
+export interface CommandEntry {
+  readonly name: string;
+  /** How the top-level help shows the command line, without the leading `skiff `. */
+  readonly synopsis: string;
+  /** One line for the top-level help. */
+  readonly summary: string;
+  load(): Promise<Command>;
 }
 
 /**

@@ -6,47 +6,110 @@
  */
 import { parseArgs } from "node:util";
 import { errorMessage } from "../core/errors.ts";
-import { CriCallError } from "../cri/client.ts";
-import { type Command, type CommandIo, FlagError, stdio, UsageError } from "./command.ts";
-import { configCommand } from "./commands/config.ts";
-import { dashboardCommand } from "./commands/dashboard.ts";
-import { execCommand } from "./commands/exec.ts";
-import { imagesCommand } from "./commands/images.ts";
-import { inspectCommand } from "./commands/inspect.ts";
-import { logsCommand } from "./commands/logs.ts";
-import { podsCommand } from "./commands/pods.ts";
-import { psCommand } from "./commands/ps.ts";
-import { pullCommand } from "./commands/pull.ts";
-import { rmCommand } from "./commands/rm.ts";
+import {
+  type Command,
+  type CommandEntry,
+  type CommandIo,
+  FlagError,
+  stdio,
+  UsageError,
+} from "./command.ts";
 import { SERVE_OPTIONS, serveCommand } from "./commands/serve.ts";
-import { statsCommand } from "./commands/stats.ts";
-import { versionCommand } from "./commands/version.ts";
 
-export { splitExecArgs } from "./commands/exec.ts";
-export type { Command, CommandIo } from "./command.ts";
+export { splitExecArgs } from "./exec_args.ts";
+export type { Command, CommandEntry, CommandIo } from "./command.ts";
 
 /** Running Skiff itself. */
-export const RUNTIME_COMMANDS: readonly Command[] = [serveCommand, versionCommand, configCommand];
+export const RUNTIME_COMMANDS: readonly CommandEntry[] = [
+  {
+    name: "serve",
+    synopsis: "[serve] [--config FILE]",
+    summary: "run the runtime (default command)",
+    load: async () => serveCommand,
+  },
+  {
+    name: "version",
+    synopsis: "version",
+    summary: "print version information",
+    load: async () => (await import("./commands/version.ts")).versionCommand,
+  },
+  {
+    name: "config",
+    synopsis: "config default",
+    summary: "print the complete default config file",
+    load: async () => (await import("./commands/config.ts")).configCommand,
+  },
+];
 
 /** Looking at a running Skiff through its CRI socket (and admin API). */
-export const OPERATOR_COMMANDS: readonly Command[] = [
-  psCommand,
-  podsCommand,
-  imagesCommand,
-  pullCommand,
-  logsCommand,
-  execCommand,
-  inspectCommand,
-  rmCommand,
-  statsCommand,
-  dashboardCommand,
+export const OPERATOR_COMMANDS: readonly CommandEntry[] = [
+  {
+    name: "ps",
+    synopsis: "ps [-a]",
+    summary: "list containers",
+    load: async () => (await import("./commands/ps.ts")).psCommand,
+  },
+  {
+    name: "pods",
+    synopsis: "pods",
+    summary: "list pod sandboxes",
+    load: async () => (await import("./commands/pods.ts")).podsCommand,
+  },
+  {
+    name: "images",
+    synopsis: "images",
+    summary: "list images",
+    load: async () => (await import("./commands/images.ts")).imagesCommand,
+  },
+  {
+    name: "pull",
+    synopsis: "pull IMAGE",
+    summary: "pull an image",
+    load: async () => (await import("./commands/pull.ts")).pullCommand,
+  },
+  {
+    name: "logs",
+    synopsis: "logs [-f] CONTAINER",
+    summary: "print (and follow) a container's log",
+    load: async () => (await import("./commands/logs.ts")).logsCommand,
+  },
+  {
+    name: "exec",
+    synopsis: "exec [-it] CONTAINER CMD",
+    summary: "run a command in a container",
+    load: async () => (await import("./commands/exec.ts")).execCommand,
+  },
+  {
+    name: "inspect",
+    synopsis: "inspect ID",
+    summary: "verbose status of a container, pod or image",
+    load: async () => (await import("./commands/inspect.ts")).inspectCommand,
+  },
+  {
+    name: "rm",
+    synopsis: "rm [-f] ID",
+    summary: "remove a container, pod or image",
+    load: async () => (await import("./commands/rm.ts")).rmCommand,
+  },
+  {
+    name: "stats",
+    synopsis: "stats",
+    summary: "containers' CPU, memory and disk usage",
+    load: async () => (await import("./commands/stats.ts")).statsCommand,
+  },
+  {
+    name: "dashboard",
+    synopsis: "dashboard",
+    summary: "print the dashboard URL (with the admin token)",
+    load: async () => (await import("./commands/dashboard.ts")).dashboardCommand,
+  },
 ];
 
 const COMMANDS = new Map(
   [...RUNTIME_COMMANDS, ...OPERATOR_COMMANDS].map((c) => [c.name, c] as const),
 );
 
-export function findCommand(name: string): Command | undefined {
+export function findCommand(name: string): CommandEntry | undefined {
   return COMMANDS.get(name);
 }
 
@@ -106,17 +169,17 @@ export async function main(argv: string[], io: CommandIo = stdio): Promise<numbe
   }
   const { name, args } = split;
   if (name === "help") return await help(args[0], io);
-  const command = findCommand(name);
-  if (!command) {
+  const entry = findCommand(name);
+  if (!entry) {
     await io.err(`skiff: unknown command ${JSON.stringify(name)}\n\n${topLevelHelp()}\n`);
     return 2;
   }
-  return await runCommand(command, args, io);
+  return await runCommand(await entry.load(), args, io);
 }
 
 /** `skiff help [COMMAND]`: the command's help, or the top-level one (as for any other word). */
 async function help(name: string | undefined, io: CommandIo): Promise<number> {
-  const command = name === undefined ? undefined : findCommand(name);
+  const command = name === undefined ? undefined : await findCommand(name)?.load();
   await io.out((command?.usage ?? topLevelHelp()).trimEnd() + "\n");
   return 0;
 }
@@ -137,10 +200,16 @@ export async function runCommand(command: Command, argv: string[], io: CommandIo
       await io.err(`${prefix}${err.message}\n`);
       return 2;
     }
-    const message = err instanceof CriCallError
-      ? `${err.method}: ${err.codeName}: ${err.details}`
-      : errorMessage(err);
-    await io.err(`${prefix}${message}\n`);
+    await io.err(`${prefix}${await failureMessage(err)}\n`);
     return 1;
   }
+}
+
+/** A failed CRI call names the method and the gRPC code; anything else, its message. */
+async function failureMessage(err: unknown): Promise<string> {
+  // Loaded here, not at start: the daemon must not load the CRI client.
+  const { CriCallError } = await import("../cri/client.ts");
+  return err instanceof CriCallError
+    ? `${err.method}: ${err.codeName}: ${err.details}`
+    : errorMessage(err);
 }

@@ -41,7 +41,10 @@ Deno.test("mod: top-level help lists every command", async () => {
   assert.match(r.stdout, /skiff config default/);
   assert.match(r.stdout, /Operator commands/);
   assert.equal((await run("help")).stdout, r.stdout);
-  assert.equal((await run("help", "logs")).stdout, findCommand("logs")!.usage + "\n");
+  assert.equal(
+    (await run("help", "logs")).stdout,
+    (await findCommand("logs")!.load()).usage + "\n",
+  );
 });
 
 Deno.test("mod: every command has its own --help", async () => {

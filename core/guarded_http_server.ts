@@ -9,7 +9,7 @@ import * as https from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { Buffer } from "node:buffer";
-import { type WebSocket, WebSocketServer } from "ws";
+import type { WebSocket, WebSocketServer } from "ws";
 import { ConnectionGuard, type ConnectionGuardOptions } from "./connection_guard.ts";
 
 export interface GuardedHttpServerOptions extends ConnectionGuardOptions {
@@ -25,11 +25,8 @@ export class GuardedHttpServer {
   readonly #sockets = new Set<Duplex>();
   /** The subprotocol the owner picked for each upgrade request, for `handleProtocols`. */
   readonly #wsProtocol = new WeakMap<http.IncomingMessage, string>();
-  readonly #wss = new WebSocketServer({
-    noServer: true,
-    perMessageDeflate: false,
-    handleProtocols: (_offered, req) => this.#wsProtocol.get(req) ?? false,
-  });
+  /** `ws`, loaded at the first WebSocket: most listeners never see one. */
+  #wss: Promise<WebSocketServer> | null = null;
   #listening = false;
 
   constructor(opts: GuardedHttpServerOptions) {
@@ -75,7 +72,21 @@ export class GuardedHttpServer {
     onOpen: (ws: WebSocket) => void,
   ): void {
     if (protocol !== null) this.#wsProtocol.set(req, protocol);
-    this.#wss.handleUpgrade(req, socket, Buffer.from(head), onOpen);
+    this.#webSocketServer().then(
+      (wss) => wss.handleUpgrade(req, socket, Buffer.from(head), onOpen),
+      () => socket.destroy(),
+    );
+  }
+
+  #webSocketServer(): Promise<WebSocketServer> {
+    this.#wss ??= import("ws").then(({ WebSocketServer }) =>
+      new WebSocketServer({
+        noServer: true,
+        perMessageDeflate: false,
+        handleProtocols: (_offered, req) => this.#wsProtocol.get(req) ?? false,
+      })
+    );
+    return this.#wss;
   }
 
   /** Listens on host:port (port 0 picks one); rejects with the listener's own error. */
@@ -102,7 +113,8 @@ export class GuardedHttpServer {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     for (const s of this.#sockets) s.destroy();
     this.#sockets.clear();
-    for (const c of this.#wss.clients) c.terminate();
+    const wss = await this.#wss?.catch(() => null);
+    for (const c of wss?.clients ?? []) c.terminate();
     await closed;
   }
 }

@@ -21,10 +21,9 @@ import { type ImageRecord, ImageStore } from "./image_store.ts";
 import type { LayerStore } from "./layers.ts";
 import { ImageMetrics } from "./metrics.ts";
 import { ProgressTracker } from "./progress.ts";
-import { type PullContext, pullImage } from "./pull/mod.ts";
+import type { PullContext } from "./pull/mod.ts";
 import { formatReference, type ImageReference, parseReference } from "./reference.ts";
-import { credentialsFromCri, type CriAuth } from "./registry/auth.ts";
-import { RegistryClient } from "./registry/client.ts";
+import type { CriAuth } from "./registry/auth.ts";
 
 export type { ImageRecord, LayerDescriptor } from "./image_store.ts";
 
@@ -56,6 +55,13 @@ export interface ImageServiceOptions {
   usage?: ImageUsage;
 }
 
+/** The pull code and what it works with (ImageService.puller). */
+interface Pipeline {
+  pullImage: typeof import("./pull/mod.ts").pullImage;
+  credentialsFromCri: typeof import("./registry/auth.ts").credentialsFromCri;
+  context: PullContext;
+}
+
 export class ImageService implements ImageProvider {
   private readonly images: ImageStore;
   private readonly flights = new SharedFlights();
@@ -65,7 +71,8 @@ export class ImageService implements ImageProvider {
   /** Blob downloads started, by digest (tests and metrics: one download per blob). */
   readonly downloads = new Map<string, number>();
   private readonly metrics?: ImageMetrics;
-  private readonly pullContext: PullContext;
+  /** The pull pipeline and registry client, loaded at the first pull (puller()). */
+  private pipeline?: Promise<Pipeline>;
 
   constructor(private readonly opts: ImageServiceOptions) {
     this.images = new ImageStore(opts.store, opts.log);
@@ -76,8 +83,35 @@ export class ImageService implements ImageProvider {
       });
     }
     this.progress = new ProgressTracker(opts.log);
-    this.pullContext = {
-      client: new RegistryClient({ config: opts.config, log: opts.log, fetchImpl: opts.fetchImpl }),
+  }
+
+  /**
+   * The pull code (manifests, registry client and auth, layer fetching): loaded at the
+   * first pull, so a node that has its images holds none of it.
+   */
+  private puller(): Promise<Pipeline> {
+    this.pipeline ??= Promise.all([
+      import("./pull/mod.ts"),
+      import("./registry/auth.ts"),
+      import("./registry/client.ts"),
+    ]).then(([pull, auth, registry]) => ({
+      pullImage: pull.pullImage,
+      credentialsFromCri: auth.credentialsFromCri,
+      context: this.pullContext(
+        new registry.RegistryClient({
+          config: this.opts.config,
+          log: this.opts.log,
+          fetchImpl: this.opts.fetchImpl,
+        }),
+      ),
+    }));
+    return this.pipeline;
+  }
+
+  private pullContext(client: PullContext["client"]): PullContext {
+    const opts = this.opts;
+    return {
+      client,
       content: opts.content,
       layers: opts.layers,
       flights: this.flights,
@@ -194,14 +228,14 @@ export class ImageService implements ImageProvider {
 
   private async pullShared(ref: ImageReference, opts: PullOptions): Promise<string> {
     const signal = opts.signal ?? new AbortController().signal;
+    const { pullImage, credentialsFromCri, context } = await this.puller();
     const creds = credentialsFromCri(opts.auth);
     const key = `pull:${formatReference(ref)}`;
     try {
       return await this.flights.run(
         key,
         signal,
-        (s) =>
-          pullImage(this.pullContext, ref, creds, s, (r, tag, dn) => this.images.save(r, tag, dn)),
+        (s) => pullImage(context, ref, creds, s, (r, tag, dn) => this.images.save(r, tag, dn)),
       );
     } catch (e) {
       // A failed pull keeps nothing: what it stored that no image references goes now

@@ -1,7 +1,8 @@
 /**
- * Gives freed heap memory back to the system. A burst of connections (a flood of idle
- * ones, thousands of them) leaves tens of MiB that the allocator keeps after they are all
- * closed: RSS stays up although nothing uses it. malloc_trim(3) releases the free pages.
+ * Gives freed heap memory back to the system. glibc's malloc keeps what was freed for
+ * reuse: after a burst of work (pods created and removed, a flood of connections) tens of
+ * MiB stay resident although nothing uses them. malloc_trim(3) releases the free pages.
+ * (When to call it: core/memory.ts.)
  */
 import { libc } from "./libc.ts";
 

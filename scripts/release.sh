@@ -39,6 +39,10 @@ if [ "$HAVE" != "$PINNED" ]; then
   echo "release.sh: $DENO is deno $HAVE, but scripts/setup pins $PINNED; run scripts/setup deps" >&2
   exit 1
 fi
+# The daemon's deno and V8 flags (core/v8_flags.ts), as the compiled binary has them baked in.
+RUN_FLAGS=$(cd "$ROOT" && "$DENO" eval --no-config 'import * as f from "./core/v8_flags.ts";
+  console.log([...f.DAEMON_DENO_FLAGS, `--v8-flags=${f.DAEMON_V8_FLAGS.join(",")}`].join(" "))')
+[ -n "$RUN_FLAGS" ] || { echo "release.sh: cannot read the daemon's flags from core/v8_flags.ts" >&2; exit 1; }
 [ -d "$ROOT/node_modules" ] || { echo "release.sh: no node_modules; run: deno install --frozen" >&2; exit 1; }
 
 NAME="skiff-$VERSION"
@@ -67,14 +71,17 @@ cat > "$DIR/bin/skiff" <<'LAUNCHER'
 #!/bin/sh
 # Skiff launcher (offline release): the bundled deno runs the bundled source with the
 # vendored npm packages; --cached-only means nothing is ever fetched from the network.
+# Its deno and V8 flags are the daemon's own (core/v8_flags.ts, as release.sh found them).
 set -e
 HERE=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 export DENO_DIR="$HERE/deno_dir"
 export DENO_NO_UPDATE_CHECK=1
 export DENO_NO_PROMPT=1
-exec "$HERE/libexec/deno" run --cached-only --allow-all --config "$HERE/app/deno.json" \
+exec "$HERE/libexec/deno" run --cached-only --allow-all @RUN_FLAGS@ \
+  --config "$HERE/app/deno.json" \
   "$HERE/app/main.ts" "$@"
 LAUNCHER
+sed -i "s|@RUN_FLAGS@|$RUN_FLAGS|" "$DIR/bin/skiff"
 chmod 0755 "$DIR/bin/skiff" "$DIR/libexec/deno" "$DIR/install" "$DIR/uninstall"
 
 # Prove it before shipping it: the launcher must run with no network at all.

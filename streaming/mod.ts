@@ -1,13 +1,12 @@
 /**
  * The streaming service: the CRI streaming server plus the runtime backend it drives
  * (exec through the OCI runtime, attach through conmon, port-forward into the pod's
- * network namespace), built on the agreed contracts only.
+ * network namespace), built on the agreed contracts only. Attach and port-forward are
+ * loaded at their first use: an idle node holds neither.
  */
 import { FailedPreconditionError, NotFoundError } from "../core/errors.ts";
 import type { ContainerLookup, SandboxProvider } from "../runtime/contracts.ts";
 import { execStreaming, requireRunning } from "../runtime/exec.ts";
-import { attachContainer } from "../runtime/attach.ts";
-import { forwardPort } from "../network/portforward.ts";
 import type { StreamingBackend } from "./types.ts";
 
 export { StreamingServer, type StreamingServerOptions } from "./server.ts";
@@ -34,6 +33,7 @@ export function runtimeStreamingBackend(deps: RuntimeStreamingDeps): StreamingBa
         deps.containers.getContainerForStreaming(req.containerId),
         req.containerId,
       );
+      const { attachContainer } = await import("../runtime/attach.ts");
       return attachContainer(c, streams, signal);
     },
     async portForward(podSandboxId, port, conn, signal) {
@@ -42,6 +42,7 @@ export function runtimeStreamingBackend(deps: RuntimeStreamingDeps): StreamingBa
       if (sb.state !== "SANDBOX_READY") {
         throw new FailedPreconditionError(`pod sandbox ${podSandboxId} is not ready`);
       }
+      const { forwardPort } = await import("../network/portforward.ts");
       return forwardPort({ netnsPath: sb.hostNetwork ? null : sb.netnsPath }, port, conn, signal);
     },
   };

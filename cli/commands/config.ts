@@ -10,8 +10,6 @@ const OPTIONS = { help: { type: "boolean", short: "h" } } as const;
 
 export const configCommand: Command = {
   name: "config",
-  synopsis: "config default",
-  summary: "print the complete default config file",
   usage: USAGE,
   async run(argv, io) {
     const { values, positionals } = parseFlags(argv, OPTIONS);

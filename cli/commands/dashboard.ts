@@ -27,8 +27,6 @@ export function parseDashboardArgs(argv: string[]) {
 
 export const dashboardCommand: Command = {
   name: "dashboard",
-  synopsis: "dashboard",
-  summary: "print the dashboard URL (with the admin token)",
   usage: USAGE,
   async run(argv, io) {
     const { values } = parseDashboardArgs(argv);

@@ -6,6 +6,9 @@ import { type Command, parseFlags, UsageError } from "../command.ts";
 import { jsonText } from "../format.ts";
 import { type CriContext, OPERATOR_HELP, OPERATOR_OPTIONS, runOperator } from "../operator.ts";
 import { runRemoteCommand } from "../remote.ts";
+import { splitExecArgs } from "../exec_args.ts";
+
+export { splitExecArgs };
 
 const USAGE = `Usage: skiff exec [-i] [-t] [--timeout SECONDS] CONTAINER COMMAND [ARG...]
 
@@ -20,30 +23,6 @@ const OPTIONS = {
   tty: { type: "boolean" },
   timeout: { type: "string" },
 } as const;
-
-/**
- * `exec [flags] CONTAINER CMD [ARGS...]`: flags end at the container ID; everything after
- * it is the command with its own flags (`ls -l`). `-it` is split into `-i -t`, and `-t`
- * here means --tty (for logs it means --timestamps).
- */
-export function splitExecArgs(argv: string[]): { options: string[]; command: string[] } {
-  const withValue = new Set(["-o", "--output", "--socket", "-c", "--config", "--timeout"]);
-  const options: string[] = [];
-  let i = 0;
-  for (; i < argv.length; i++) {
-    const a = argv[i];
-    if (!a.startsWith("-") || a === "-") break;
-    if (a === "--") {
-      i++;
-      break;
-    }
-    if (/^-[it]{2}$/.test(a)) options.push("-i", "--tty");
-    else if (a === "-t") options.push("--tty");
-    else options.push(a);
-    if (withValue.has(a) && i + 1 < argv.length) options.push(argv[++i]);
-  }
-  return { options, command: argv.slice(i) };
-}
 
 /** The flags, and the container with the command (what follows the flags). */
 export function parseExecArgs(argv: string[]) {
@@ -62,8 +41,6 @@ export function execTimeout(timeout: string | undefined): number {
 
 export const execCommand: Command = {
   name: "exec",
-  synopsis: "exec [-it] CONTAINER CMD",
-  summary: "run a command in a container",
   usage: USAGE,
   async run(argv, io) {
     const { values, command } = parseExecArgs(argv);

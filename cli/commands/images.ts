@@ -20,8 +20,6 @@ export function parseImagesArgs(argv: string[]) {
 
 export const imagesCommand: Command = {
   name: "images",
-  synopsis: "images",
-  summary: "list images",
   usage: USAGE,
   async run(argv, io) {
     const { values, positionals } = parseImagesArgs(argv);

@@ -28,8 +28,6 @@ export function objectKind(type: string | undefined): ObjectKind | undefined {
 
 export const inspectCommand: Command = {
   name: "inspect",
-  synopsis: "inspect ID",
-  summary: "verbose status of a container, pod or image",
   usage: USAGE,
   async run(argv, io) {
     const { values, positionals } = parseInspectArgs(argv);

@@ -47,8 +47,6 @@ export function logWindow(flags: { tail?: string; since?: string }): LogWindow {
 
 export const logsCommand: Command = {
   name: "logs",
-  synopsis: "logs [-f] CONTAINER",
-  summary: "print (and follow) a container's log",
   usage: USAGE,
   async run(argv, io) {
     const { values, positionals } = parseLogsArgs(argv);

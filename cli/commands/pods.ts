@@ -51,8 +51,6 @@ export function podFilter(
 
 export const podsCommand: Command = {
   name: "pods",
-  synopsis: "pods",
-  summary: "list pod sandboxes",
   usage: USAGE,
   async run(argv, io) {
     const { values } = parsePodsArgs(argv);

@@ -63,8 +63,6 @@ export function containerFilter(
 
 export const psCommand: Command = {
   name: "ps",
-  synopsis: "ps [-a]",
-  summary: "list containers",
   usage: USAGE,
   async run(argv, io) {
     const { values } = parsePsArgs(argv);

@@ -26,8 +26,6 @@ export function parsePullArgs(argv: string[]) {
 
 export const pullCommand: Command = {
   name: "pull",
-  synopsis: "pull IMAGE",
-  summary: "pull an image",
   usage: USAGE,
   async run(argv, io) {
     const { values, positionals } = parsePullArgs(argv);

@@ -24,8 +24,6 @@ export function parseRmArgs(argv: string[]) {
 
 export const rmCommand: Command = {
   name: "rm",
-  synopsis: "rm [-f] ID",
-  summary: "remove a container, pod or image",
   usage: USAGE,
   async run(argv, io) {
     const { values, positionals } = parseRmArgs(argv);

@@ -43,8 +43,6 @@ export function parseLogLevel(level: string | undefined): Config["log_level"] | 
 
 export const serveCommand: Command = {
   name: "serve",
-  synopsis: "[serve] [--config FILE]",
-  summary: "run the runtime (default command)",
   usage: USAGE,
   async run(argv, io) {
     const { values } = parseFlags(argv, SERVE_OPTIONS);

@@ -31,8 +31,6 @@ type StatsFlags = { all?: boolean; pod?: string; label?: string[] };
 
 export const statsCommand: Command = {
   name: "stats",
-  synopsis: "stats",
-  summary: "containers' CPU, memory and disk usage",
   usage: USAGE,
   async run(argv, io) {
     const { values, positionals } = parseStatsArgs(argv);

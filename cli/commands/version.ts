@@ -10,8 +10,6 @@ const OPTIONS = { help: { type: "boolean", short: "h" } } as const;
 
 export const versionCommand: Command = {
   name: "version",
-  synopsis: "version",
-  summary: "print version information",
   usage: USAGE,
   async run(argv, io) {
     const { values } = parseFlags(argv, OPTIONS);

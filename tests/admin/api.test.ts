@@ -4,7 +4,7 @@
  * Live-socket and real-Skiff checks are in live.test.ts.
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./assert.ts";
-import { createAdminApp } from "../../admin/mod.ts";
+import { createAdminApp } from "../../admin/app.ts";
 import type { AuditEntry } from "../../admin/mod.ts";
 import { FailedPreconditionError, NotFoundError } from "../../core/errors.ts";
 import { MetricsRegistry } from "../../core/metrics.ts";

@@ -5,7 +5,8 @@
  * its owner); the client is the CLI's own remote-command client.
  */
 import { assertEquals, assertStringIncludes } from "./assert.ts";
-import { createAdminApp, WS_TOKEN_PROTOCOL_PREFIX } from "../../admin/mod.ts";
+import { createAdminApp } from "../../admin/app.ts";
+import { WS_TOKEN_PROTOCOL_PREFIX } from "../../admin/mod.ts";
 import type { AuditEntry } from "../../admin/mod.ts";
 import { runRemoteCommand } from "../../cli/remote.ts";
 import { MetricsRegistry } from "../../core/metrics.ts";

@@ -4,6 +4,7 @@
  * made, pass or fail.
  */
 import { CriClient } from "../../cri/client.ts";
+import { DAEMON_DENO_FLAGS } from "../../core/v8_flags.ts";
 import { freePort, makeTempDir, uniqueBridgeName, uniqueSubnet } from "./env.ts";
 import {
   killPodProcesses,
@@ -103,7 +104,17 @@ export class TestSkiff {
   async start(timeoutMs = 15000): Promise<void> {
     const log = await Deno.open(this.logFile, { append: true, create: true, write: true });
     this.child = new Deno.Command(DENO, {
-      args: ["run", "--allow-all", "--cached-only", MAIN, "serve", "--config", this.configPath],
+      // The daemon's own deno flags (as shipped); its V8 flags come from opts.env if wanted.
+      args: [
+        "run",
+        "--allow-all",
+        "--cached-only",
+        ...DAEMON_DENO_FLAGS,
+        MAIN,
+        "serve",
+        "--config",
+        this.configPath,
+      ],
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { defaultConfig, parseConfig } from "../../core/config/mod.ts";
 import { SKIFF_VERSION } from "../../core/version.ts";
+import { DAEMON_DENO_FLAGS, DAEMON_V8_FLAGS } from "../../core/v8_flags.ts";
 import { CriClient } from "../../cri/client.ts";
 import { makeTempDir, missingPrerequisites } from "../helpers/env.ts";
 
@@ -52,6 +53,12 @@ Deno.test({
         const { stdout } = await run(launcher, ["version"], CLEAN_ENV);
         assert.match(stdout, new RegExp(`^skiff ${SKIFF_VERSION.replaceAll(".", "\\.")}\n`));
         assert.match(stdout, /deno 2\.9\./);
+      });
+
+      await t.step("bin/skiff runs deno with the daemon's deno and V8 flags", async () => {
+        const text = await Deno.readTextFile(launcher);
+        const flags = [...DAEMON_DENO_FLAGS, `--v8-flags=${DAEMON_V8_FLAGS.join(",")}`];
+        assert.ok(text.includes(` ${flags.join(" ")} `), text);
       });
 
       await t.step("bin/skiff serve under unshare --net answers Version", async () => {
