@@ -3,6 +3,7 @@
  * group), its config on stdin, stdout and stderr read back (bounded), a bounded number at
  * once. Spawn failures are thrown as they come; network/cni.ts names the plugin in them.
  */
+import { concatBytes } from "../core/bytes.ts";
 import { newSessionCommand } from "../linux/session.ts";
 import { Semaphore } from "../core/semaphore.ts";
 
@@ -29,13 +30,7 @@ async function readCapped(
     parts.push(part);
     kept += part.length;
   }
-  const out = new Uint8Array(kept);
-  let off = 0;
-  for (const part of parts) {
-    out.set(part, off);
-    off += part.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 /**

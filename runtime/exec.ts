@@ -10,6 +10,7 @@
  * controlling terminal (as CRI-O does): a resize is an ioctl on the master, the kernel
  * sends runc SIGWINCH, and runc resizes the container's own terminal.
  */
+import { concatBytes } from "../core/bytes.ts";
 import {
   DeadlineExceededError,
   FailedPreconditionError,
@@ -137,13 +138,7 @@ async function collect(
     kept += part.length;
     budget.left -= part.length;
   }
-  const out = new Uint8Array(kept);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 async function killFromPidFile(pidFile: string, fallback: Deno.ChildProcess): Promise<void> {

@@ -3,6 +3,8 @@
  * server needs, an incremental reader that splits a byte stream into frames, and writers.
  */
 
+import { concatBytes as concat } from "../../core/bytes.ts";
+
 export const CONNECTION_PREFACE = new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 export const FRAME_HEADER_LENGTH = 9;
 /** The default (and smallest allowed) SETTINGS_MAX_FRAME_SIZE. */
@@ -204,15 +206,4 @@ export function headerFrames(
   return frames;
 }
 
-export function concat(parts: readonly Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  let total = 0;
-  for (const p of parts) total += p.length;
-  const out = new Uint8Array(total);
-  let pos = 0;
-  for (const p of parts) {
-    out.set(p, pos);
-    pos += p.length;
-  }
-  return out;
-}
+export { concatBytes as concat } from "../../core/bytes.ts";

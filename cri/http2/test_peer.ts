@@ -55,15 +55,7 @@ export class Peer {
   }
 
   headers(streamId: number, path: string, endStream = false): Uint8Array {
-    const block = this.encoder.encode([
-      { name: ":method", value: "POST" },
-      { name: ":scheme", value: "http" },
-      { name: ":path", value: path },
-      { name: ":authority", value: "/run/skiff/skiff.sock" },
-      { name: "content-type", value: "application/grpc" },
-    ]);
-    const flags = Flag.END_HEADERS | (endStream ? Flag.END_STREAM : 0);
-    return encodeFrame(FrameType.HEADERS, flags, streamId, block);
+    return grpcRequestHeaders(this.encoder, streamId, path, endStream, "/run/skiff/skiff.sock");
   }
 
   /** A header block of the given fields, through this client's HPACK encoder. */
@@ -81,4 +73,23 @@ export class Peer {
   decode(frame: SentFrame): [string, string][] {
     return this.decoder.decode(frame.payload).map((f) => [f.name, f.value]);
   }
+}
+
+/** A gRPC request's HEADERS frame, as a client with `encoder`'s HPACK table sends it. */
+export function grpcRequestHeaders(
+  encoder: HpackIndexingEncoder,
+  streamId: number,
+  path: string,
+  endStream: boolean,
+  authority = "localhost",
+): Uint8Array {
+  const block = encoder.encode([
+    { name: ":method", value: "POST" },
+    { name: ":scheme", value: "http" },
+    { name: ":path", value: path },
+    { name: ":authority", value: authority },
+    { name: "content-type", value: "application/grpc" },
+  ]);
+  const flags = Flag.END_HEADERS | (endStream ? Flag.END_STREAM : 0);
+  return encodeFrame(FrameType.HEADERS, flags, streamId, block);
 }

@@ -4,6 +4,7 @@
  * insecure hosts (configured, or localhost/127.0.0.1/::1), retries with backoff on 5xx,
  * 429 and connection errors, and a no-progress timeout instead of a wall-clock one.
  */
+import { concatBytes } from "../../core/bytes.ts";
 import type { Config, RegistryConfig } from "../../core/config/mod.ts";
 import {
   CancelledError,
@@ -512,11 +513,5 @@ async function readLimited(
       chunks.push(c);
     }
   }
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
-  return out;
+  return concatBytes(chunks);
 }

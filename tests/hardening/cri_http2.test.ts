@@ -22,6 +22,7 @@ import {
   uint32Payload,
 } from "../../cri/http2/frames.ts";
 import { HpackDecoder, HpackIndexingEncoder } from "../../cri/http2/hpack.ts";
+import { grpcRequestHeaders } from "../../cri/http2/test_peer.ts";
 import { TestSkiff } from "../helpers/skiff.ts";
 
 interface Frame {
@@ -70,15 +71,7 @@ class RawClient {
   }
 
   request(streamId: number, path: string, endStream: boolean): Uint8Array {
-    const block = this.encoder.encode([
-      { name: ":method", value: "POST" },
-      { name: ":scheme", value: "http" },
-      { name: ":path", value: path },
-      { name: ":authority", value: "localhost" },
-      { name: "content-type", value: "application/grpc" },
-    ]);
-    const flags = Flag.END_HEADERS | (endStream ? Flag.END_STREAM : 0);
-    return encodeFrame(FrameType.HEADERS, flags, streamId, block);
+    return grpcRequestHeaders(this.encoder, streamId, path, endStream);
   }
 
   /** Waits until `check` holds for what was received (or the connection closed). */
