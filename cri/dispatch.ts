@@ -40,14 +40,12 @@ export interface DispatcherOptions {
   maxMessageBytes: number;
 }
 
-/** A call being served: aborted on shutdown when it outlives the grace period. */
-export type InflightCalls = Set<AbortController>;
-
 export class CallDispatcher {
   private readonly routes = new Map<string, RpcDescriptor>();
   private readonly requests;
   private readonly latency;
-  readonly inflight: InflightCalls = new Set();
+  /** Calls being served: aborted on shutdown when they outlive the grace period. */
+  readonly inflight = new Set<AbortController>();
   private idleWaiters: (() => void)[] = [];
 
   constructor(private readonly opts: DispatcherOptions) {

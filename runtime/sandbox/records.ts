@@ -112,6 +112,11 @@ export class SandboxRecords {
     return this.sorted().map((r) => structuredClone(r));
   }
 
+  /** Every record, half-made ones included, read-only (frozen, not copied), in ID order. */
+  views(): SandboxRecord[] {
+    return this.sorted();
+  }
+
   count(): number {
     return this.memory.size;
   }

@@ -31,7 +31,7 @@ export async function recoverSandboxes(ctx: SandboxContext): Promise<number> {
     if (rec.phase === "ready") await recheck(ctx, rec);
   }
   await removeOrphans(ctx);
-  const networked = ctx.records.all().filter((r) => r.phase === "ready" && r.networkAttached);
+  const networked = ctx.records.views().filter((r) => r.phase === "ready" && r.networkAttached);
   log.info("pod sandboxes recovered", {
     total: ctx.records.count(),
     networked: networked.length,
@@ -88,7 +88,7 @@ export async function checkNetworks(ctx: SandboxContext): Promise<string[]> {
 }
 
 async function removeOrphans(ctx: SandboxContext): Promise<void> {
-  const records = ctx.records.all();
+  const records = ctx.records.views();
   killOrphanInfra(ctx, records);
   const known = new Set(records.map((r) => r.id));
   for (const dir of [ctx.sandboxesDir, ctx.nsDir]) {

@@ -167,7 +167,7 @@ export async function runSandbox(
       plan.handler,
       plan.userns,
       plan.metadata.uid,
-      ctx.records.all(),
+      ctx.records.views(),
     );
   }
   const rec = newRecord(plan, config, {
