@@ -12,6 +12,8 @@
  *   --skiff-toml 'key = value' (repeatable: a top-level line of Skiff's config, e.g.
  *   'log_level = "debug"')
  *   --skiff-env K=V (repeatable: more environment for Skiff's daemon, e.g. MALLOC_ARENA_MAX=2)
+ *   --skiff-source (run Skiff's main.ts; by default the bench runs the daemon as it ships, the
+ *   bundle scripts/bundle.ts builds, into the run's temp dir)
  *
  * Both runtimes use runc with cgroupfs, the same bridge + host-local + portmap conflist (each
  * with its own bridge name and subnet), and one local registry (Debian's docker-registry on
@@ -37,7 +39,8 @@ import {
   pushImage,
 } from "../tests/helpers/oci_build.ts";
 import type { TarEntry } from "../tests/helpers/oci_build.ts";
-import { randomHex } from "../tests/helpers/env.ts";
+import { makeTempDir, randomHex } from "../tests/helpers/env.ts";
+import { bundleDaemon } from "../scripts/bundle.ts";
 import { BenchContainerd, containerdMissing, pidsWhoseCmdlineHas } from "./compare/containerd.ts";
 import { describeMachine, loadAverage, removeCgroup, run } from "./compare/host.ts";
 import type { MachineDescription } from "./compare/host.ts";
@@ -87,6 +90,7 @@ const { values } = parseArgs({
     // What the shipped binary runs with (core/v8_flags.ts); "" for V8's defaults.
     "skiff-v8-flags": { type: "string", default: DAEMON_V8_FLAGS.join(",") },
     "skiff-env": { type: "string", multiple: true },
+    "skiff-source": { type: "boolean", default: false },
     "skiff-toml": { type: "string", multiple: true },
     "mix-probe": { type: "boolean", default: false },
     "mix-probe-reads": { type: "string", default: "30" },
@@ -359,6 +363,15 @@ async function mixPhases(
   }
 }
 
+/** The daemon as it ships (scripts/bundle.ts), built into a temp dir removed at the end. */
+async function shippedBundle(): Promise<string> {
+  const dir = await makeTempDir("bench-bundle");
+  cleanups.push(() => Deno.remove(dir, { recursive: true }));
+  leakChecks.push([`bundle dir ${dir}`, () => exists(dir)]);
+  progress("skiff: bundling the daemon as shipped (scripts/bundle.ts)");
+  return await bundleDaemon(`${dir}/bundle`);
+}
+
 async function startSkiff(registry: TestRegistry): Promise<RuntimeUnderTest> {
   const env: Record<string, string> = {};
   if (values["skiff-v8-flags"]) env.DENO_V8_FLAGS = values["skiff-v8-flags"];
@@ -366,7 +379,12 @@ async function startSkiff(registry: TestRegistry): Promise<RuntimeUnderTest> {
     const eq = kv.indexOf("=");
     if (eq > 0) env[kv.slice(0, eq)] = kv.slice(eq + 1);
   }
-  const s = await TestSkiff.create({ bridge: true, ...(Object.keys(env).length ? { env } : {}) });
+  const main = values["skiff-source"] ? undefined : await shippedBundle();
+  const s = await TestSkiff.create({
+    bridge: true,
+    ...(Object.keys(env).length ? { env } : {}),
+    main: main ?? new URL("../main.ts", import.meta.url).pathname,
+  });
   cleanups.push(() => s.dispose());
   addLeakChecks(s.dir, s.bridgeName);
   // containerd logs at info: so does Skiff here (the test helper's default is debug).
@@ -501,6 +519,7 @@ async function main(): Promise<void> {
     results.loadAverageAtEnd = loadAverage();
     results.phases = [...SELECTED];
     results.seconds = Math.round((performance.now() - started) / 1000);
+    if (ONLY !== "containerd") results.skiffForm = values["skiff-source"] ? "source" : "bundle";
   } finally {
     await cleanupAll();
   }

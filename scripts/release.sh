@@ -6,6 +6,8 @@
 #     libexec/deno       the pinned deno binary (the version scripts/setup pins)
 #     app/               Skiff's source (git HEAD, without tests/ and bench/), deno.json,
 #                        deno.lock, the vendored node_modules and the built dashboard
+#     app/bundle/        what the launcher runs: the daemon bundled and minified from exactly
+#                        those sources (scripts/bundle.ts; smaller in memory than the sources)
 #     deno_dir/          DENO_DIR used by the launcher (caches only; starts empty)
 #     install, uninstall the installer (scripts/install, scripts/uninstall)
 #     skiff.service      the systemd unit template (packaging/skiff.service)
@@ -40,8 +42,7 @@ if [ "$HAVE" != "$PINNED" ]; then
   exit 1
 fi
 # The daemon's deno and V8 flags (core/v8_flags.ts), as the compiled binary has them baked in.
-RUN_FLAGS=$(cd "$ROOT" && "$DENO" eval --no-config 'import * as f from "./core/v8_flags.ts";
-  console.log([...f.DAEMON_DENO_FLAGS, `--v8-flags=${f.DAEMON_V8_FLAGS.join(",")}`].join(" "))')
+RUN_FLAGS=$("$DENO" run --no-config "$ROOT/core/v8_flags.ts")
 [ -n "$RUN_FLAGS" ] || { echo "release.sh: cannot read the daemon's flags from core/v8_flags.ts" >&2; exit 1; }
 [ -d "$ROOT/node_modules" ] || { echo "release.sh: no node_modules; run: deno install --frozen" >&2; exit 1; }
 
@@ -61,6 +62,8 @@ rm -rf "$DIR/app/tests" "$DIR/app/bench" "$DIR/app/.ci"
 cp -a "$ROOT/node_modules" "$DIR/app/node_modules"
 # The dashboard's browser build (not in git), made from exactly the sources packaged.
 (cd "$DIR/app" && "$DENO" run --allow-read --allow-write --allow-run admin/dashboard/build.ts >/dev/null)
+# The daemon as it runs: bundled from the packaged sources.
+(cd "$DIR/app" && "$DENO" run --allow-all scripts/bundle.ts --outdir "$DIR/app/bundle" >/dev/null)
 cp "$DENO" "$DIR/libexec/deno"
 cp "$ROOT/scripts/install" "$DIR/install"
 cp "$ROOT/scripts/uninstall" "$DIR/uninstall"
@@ -69,8 +72,9 @@ echo "$VERSION" > "$DIR/VERSION"
 
 cat > "$DIR/bin/skiff" <<'LAUNCHER'
 #!/bin/sh
-# Skiff launcher (offline release): the bundled deno runs the bundled source with the
-# vendored npm packages; --cached-only means nothing is ever fetched from the network.
+# Skiff launcher (offline release): the bundled deno runs Skiff's bundle (app/bundle, made
+# from app/'s sources by scripts/bundle.ts) with the vendored npm packages it leaves out;
+# --cached-only means nothing is ever fetched from the network.
 # Its deno and V8 flags are the daemon's own (core/v8_flags.ts, as release.sh found them).
 set -e
 HERE=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
@@ -79,7 +83,7 @@ export DENO_NO_UPDATE_CHECK=1
 export DENO_NO_PROMPT=1
 exec "$HERE/libexec/deno" run --cached-only --allow-all @RUN_FLAGS@ \
   --config "$HERE/app/deno.json" \
-  "$HERE/app/main.ts" "$@"
+  "$HERE/app/bundle/main.js" "$@"
 LAUNCHER
 sed -i "s|@RUN_FLAGS@|$RUN_FLAGS|" "$DIR/bin/skiff"
 chmod 0755 "$DIR/bin/skiff" "$DIR/libexec/deno" "$DIR/install" "$DIR/uninstall"

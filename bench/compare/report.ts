@@ -40,6 +40,8 @@ export interface BenchResult {
   phases?: string[];
   seconds?: number;
   loadAverageAtEnd?: string;
+  /** What Skiff ran: "bundle" (as shipped, scripts/bundle.ts) or "source" (main.ts). */
+  skiffForm?: "bundle" | "source";
 }
 
 export function percentile(xs: number[], p: number): number {
@@ -226,6 +228,11 @@ function mixErrors(res: BenchResult): string {
     .join(", ");
 }
 
+const SKIFF_FORMS = {
+  bundle: "as shipped (the minified bundle of scripts/bundle.ts)",
+  source: "from its sources (main.ts, --skiff-source)",
+};
+
 export function markdownTable(res: BenchResult): string {
   const m = res.machine;
   const c = res.counts;
@@ -244,7 +251,8 @@ export function markdownTable(res: BenchResult): string {
     `(${c.mixExec} ExecSync, ${c.mixChurn} RunPodSandbox+StopPodSandbox, ${c.mixReads} reads on ` +
     `${c.mixPods} pods; errors: ${mixErrors(res)}), ${c.idlePods} idle pods polled for ` +
     `${c.idleSeconds} s, memory after ${c.footprintCycle} pods created and removed` +
-    (res.seconds ? `; ${res.seconds} s in all.` : "."),
+    (res.seconds ? `; ${res.seconds} s in all.` : ".") +
+    (res.skiffForm ? ` Skiff ran ${SKIFF_FORMS[res.skiffForm]}.` : ""),
     "",
     `Machine (${m.date}): ${m.cpuModel}, ${m.cpus} CPUs, ${m.memTotalMiB} MiB RAM, ` +
     `cgroup ${m.cgroup}; \`${m.uname}\`; ${m.deno}; ${m.containerd}; ` +

@@ -8,14 +8,12 @@
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./assert.ts";
 import { startLoggingPod } from "./pod.ts";
-import { TestSkiff } from "../helpers/skiff.ts";
+import { skiffRunArgs, TestSkiff } from "../helpers/skiff.ts";
 import { missingPrerequisites } from "../helpers/env.ts";
 import { registryPrerequisitesMissing, TestRegistry } from "../helpers/registry.ts";
 import { file, pushBusyboxImage } from "../helpers/oci_build.ts";
 import { runRemoteCommand } from "../../cli/remote.ts";
 import { WS_TOKEN_PROTOCOL_PREFIX } from "../../admin/mod.ts";
-
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
 const ignore = missingPrerequisites({ root: true, binaries: ["runc", "conmon"] }) !== null ||
   registryPrerequisitesMissing() !== null;
@@ -26,7 +24,7 @@ async function skiffCli(
   stdin?: string,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "--cached-only", MAIN, ...args],
+    args: skiffRunArgs([...args]),
     env: { SKIFF_SOCKET: s.socket },
     stdout: "piped",
     stderr: "piped",
@@ -73,7 +71,7 @@ Deno.test({
         const before = await grpcPulls();
         assert(before >= 1, "the first pull (over the socket) is logged as a gRPC PullImage");
         const viaAdmin = await new Deno.Command(Deno.execPath(), {
-          args: ["run", "--allow-all", "--cached-only", MAIN, "pull", big.ref, "-c", s.configPath],
+          args: skiffRunArgs(["pull", big.ref, "-c", s.configPath]),
           env: { SKIFF_PROGRESS: "1" },
           stdout: "piped",
           stderr: "piped",
@@ -134,7 +132,7 @@ Deno.test({
 
         // -f keeps printing until interrupted; SIGINT ends it cleanly.
         const follow = new Deno.Command(Deno.execPath(), {
-          args: ["run", "--allow-all", "--cached-only", MAIN, "logs", "-f", "--tail", "0", ctr],
+          args: skiffRunArgs(["logs", "-f", "--tail", "0", ctr]),
           env: { SKIFF_SOCKET: s.socket },
           stdout: "piped",
           stderr: "null",
@@ -173,8 +171,7 @@ Deno.test({
         // script(1) takes one command line; every part of it is this test's own path or ID.
         const line = [
           Deno.execPath(),
-          "run --allow-all --cached-only",
-          MAIN,
+          ...skiffRunArgs([]),
           `exec -it --socket ${s.socket} ${ctr} sh -c 'tty; exit 5'`,
         ].join(" ");
         const out = await new Deno.Command("script", {

@@ -6,17 +6,15 @@
  * once a handler lands the same checks verify its JSON shape.
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./assert.ts";
-import { TestSkiff } from "../helpers/skiff.ts";
+import { skiffRunArgs, TestSkiff } from "../helpers/skiff.ts";
 import { splitExecArgs } from "../../cli/mod.ts";
-
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
 async function skiffCli(
   s: TestSkiff,
   args: string[],
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "--cached-only", MAIN, ...args, "--config", s.configPath],
+    args: skiffRunArgs([...args, "--config", s.configPath]),
     stdout: "piped",
     stderr: "piped",
     stdin: "null",

@@ -3,12 +3,11 @@ import assert from "node:assert/strict";
 import { defaultConfig, parseConfig } from "../../core/config/mod.ts";
 import { SKIFF_VERSION } from "../../core/version.ts";
 import { makeTempDir } from "../helpers/env.ts";
-
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+import { skiffRunArgs } from "../helpers/skiff.ts";
 
 async function skiff(...args: string[]) {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--cached-only", MAIN, ...args],
+    args: skiffRunArgs([...args]),
     stdout: "piped",
     stderr: "piped",
   }).output();

@@ -1,8 +1,6 @@
 /** A real `skiff serve` process: CRI over its socket, admin endpoints, signals. */
 import assert from "node:assert/strict";
-import { TestSkiff } from "../helpers/skiff.ts";
-
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+import { skiffRunArgs, TestSkiff } from "../helpers/skiff.ts";
 
 async function withSkiff(fn: (s: TestSkiff) => Promise<void>, opts = {}) {
   const s = await TestSkiff.create(opts);
@@ -67,7 +65,7 @@ Deno.test("daemon: a second Skiff on the same root dir or socket is refused with
   await withSkiff(async (s) => {
     const serve = async (configPath: string) => {
       const out = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", "--cached-only", MAIN, "serve", "--config", configPath],
+        args: skiffRunArgs(["serve", "--config", configPath]),
         stdout: "piped",
         stderr: "piped",
       }).output();

@@ -17,8 +17,28 @@ import {
 
 export { removeTree };
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+const ROOT = new URL("../../", import.meta.url).pathname;
+const SOURCE_MAIN = `${ROOT}main.ts`;
 const DENO = Deno.execPath();
+
+/**
+ * The daemon a test runs when it names none: the shipped bundle (scripts/bundle.ts) that
+ * `scripts/setup test` builds and names in SKIFF_TEST_BUNDLE, else the sources' main.ts.
+ */
+export function defaultDaemonMain(): string {
+  return Deno.env.get("SKIFF_TEST_BUNDLE") || SOURCE_MAIN;
+}
+
+/** `deno run` arguments for `skiff <args>` from `main` (a bundle or main.ts). */
+export function skiffRunArgs(
+  args: string[],
+  main = defaultDaemonMain(),
+  denoFlags: readonly string[] = [],
+): string[] {
+  // A bundle finds its external packages through the repository's deno.json.
+  const config = main === SOURCE_MAIN ? [] : ["--config", `${ROOT}deno.json`];
+  return ["run", "--allow-all", "--cached-only", ...config, ...denoFlags, main, ...args];
+}
 
 export interface SkiffOptions {
   /** Extra TOML appended to the generated config. */
@@ -27,6 +47,8 @@ export interface SkiffOptions {
   bridge?: boolean;
   /** Environment for the Skiff process. */
   env?: Record<string, string>;
+  /** The daemon: main.ts or a bundle's main.js (default: defaultDaemonMain()). */
+  main?: string;
 }
 
 export class TestSkiff {
@@ -105,16 +127,11 @@ export class TestSkiff {
     const log = await Deno.open(this.logFile, { append: true, create: true, write: true });
     this.child = new Deno.Command(DENO, {
       // The daemon's own deno flags (as shipped); its V8 flags come from opts.env if wanted.
-      args: [
-        "run",
-        "--allow-all",
-        "--cached-only",
-        ...DAEMON_DENO_FLAGS,
-        MAIN,
-        "serve",
-        "--config",
-        this.configPath,
-      ],
+      args: skiffRunArgs(
+        ["serve", "--config", this.configPath],
+        this.opts.main,
+        DAEMON_DENO_FLAGS,
+      ),
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

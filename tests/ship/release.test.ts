@@ -55,10 +55,15 @@ Deno.test({
         assert.match(stdout, /deno 2\.9\./);
       });
 
-      await t.step("bin/skiff runs deno with the daemon's deno and V8 flags", async () => {
+      await t.step("bin/skiff runs the bundle with the daemon's deno and V8 flags", async () => {
         const text = await Deno.readTextFile(launcher);
         const flags = [...DAEMON_DENO_FLAGS, `--v8-flags=${DAEMON_V8_FLAGS.join(",")}`];
         assert.ok(text.includes(` ${flags.join(" ")} `), text);
+        // …and the bundle built from the packaged sources (scripts/bundle.ts), not main.ts.
+        assert.ok(text.includes(`"$HERE/app/bundle/main.js" "$@"`), text);
+        await Deno.stat(`${release}/app/bundle/main.js`);
+        await Deno.stat(`${release}/app/bundle/api.proto`);
+        await Deno.stat(`${release}/app/bundle/dist/index.html`);
       });
 
       await t.step("bin/skiff serve under unshare --net answers Version", async () => {
