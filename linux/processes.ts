@@ -30,6 +30,17 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/** isAlive off the event loop (for sweeps over many processes). */
+export async function isAliveAsync(pid: number): Promise<boolean> {
+  if (pid <= 0) return false;
+  try {
+    const state = statState(await Deno.readTextFile(`/proc/${pid}/stat`));
+    return state !== "Z" && state !== "X";
+  } catch {
+    return false;
+  }
+}
+
 export interface ProcessMatch {
   /** The process's command name must be this (/proc/<pid>/comm), if given. */
   comm?: string;

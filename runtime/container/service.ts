@@ -17,7 +17,7 @@ import { errorMessage, InvalidArgumentError, NotFoundError } from "../../core/er
 import { KeyedLock } from "../../core/keyed_lock.ts";
 import type { Logger } from "../../core/log.ts";
 import { hasHugetlbController, hostCgroupVersion } from "../../linux/cgroup.ts";
-import { isAlive } from "../../linux/processes.ts";
+import { isAliveAsync } from "../../linux/processes.ts";
 import type { Collection, Store } from "../../store/mod.ts";
 import { resolveBinary } from "../binaries.ts";
 import type {
@@ -87,8 +87,6 @@ export class ContainerContext {
   exitsWatched = false;
   /** Live containers whose exit file the watcher reported and that are not settled yet. */
   readonly exitsReported = new Set<string>();
-  /** When list last looked at a live container's exit file and conmon (ms, monotonic). */
-  readonly lastExitCheck = new Map<string, number>();
   /** Removed containers' leftovers, removed after RemoveContainer has replied. */
   readonly cleanups: CleanupQueue;
 
@@ -135,7 +133,6 @@ export class ContainerContext {
   forgetInMemory(rec: ContainerRecord): void {
     this.cache.delete(rec.id);
     this.exitsReported.delete(rec.id);
-    this.lastExitCheck.delete(rec.id);
     const key = nameKey(rec);
     if (this.names.get(key) === rec.id) this.names.delete(key);
   }
@@ -170,32 +167,30 @@ export class ContainerContext {
 }
 
 /**
- * How long list() may trust a live container's state without looking at its exit file and
- * conmon itself, when an exit watcher reports exits. kubelet relists every second and a
- * burst of reads lists many times: a failed exit-file read (an exception) and a /proc read
- * per running container per call were most of ListContainers' own time. A reported exit is
- * settled at once; the bounded look still notices a conmon that died without writing one.
+ * How often conmons are looked at for one that died without writing an exit file, once an
+ * exit watcher reports the files conmon does write (see ContainerService.sweepMonitors).
  */
-const LIST_EXIT_CHECK_MS = 2000;
+const MONITOR_SWEEP_MS = 2000;
 
 /** How long RemovePodSandbox waits for its containers' leftovers to be removed. */
 const POD_CLEANUP_WAIT_MS = 5000;
 
-function settleForList(ctx: ContainerContext, rec: ContainerRecord, now: number): void {
+/**
+ * list()'s look at a live container's exit. With a watcher reporting exit files, only the
+ * reported ones are looked at (conmon may still be draining the log); the rest are known to
+ * run: kubelet relists every second, and an exit-file read that fails (an exception) plus a
+ * /proc read per running container per call were most of ListContainers' own time.
+ */
+function settleForList(ctx: ContainerContext, rec: ContainerRecord): void {
   if (!isLive(rec)) return;
-  if (ctx.exitsWatched && !ctx.exitsReported.has(rec.id)) {
-    const last = ctx.lastExitCheck.get(rec.id);
-    if (last !== undefined && now - last < LIST_EXIT_CHECK_MS) return;
-  }
-  ctx.lastExitCheck.set(rec.id, now);
-  if (settleExit(ctx, rec)) {
-    ctx.exitsReported.delete(rec.id);
-    ctx.lastExitCheck.delete(rec.id);
-  }
+  if (ctx.exitsWatched && !ctx.exitsReported.has(rec.id)) return;
+  if (settleExit(ctx, rec)) ctx.exitsReported.delete(rec.id);
 }
 
 export class ContainerService implements ImageUsage, PodContainers, ContainerLookup {
   private readonly ctx: ContainerContext;
+  private monitorSweep: ReturnType<typeof setInterval> | undefined;
+  private sweeping = false;
 
   constructor(deps: ContainerServiceDeps) {
     this.ctx = new ContainerContext(deps);
@@ -217,6 +212,7 @@ export class ContainerService implements ImageUsage, PodContainers, ContainerLoo
    */
   close(): Promise<void> {
     this.ctx.closed = true;
+    clearInterval(this.monitorSweep);
     return this.ctx.cleanups.close();
   }
 
@@ -236,6 +232,29 @@ export class ContainerService implements ImageUsage, PodContainers, ContainerLoo
    */
   watchExits(): void {
     this.ctx.exitsWatched = true;
+    this.monitorSweep ??= setInterval(() => this.sweepMonitors(), MONITOR_SWEEP_MS);
+    Deno.unrefTimer(this.monitorSweep);
+  }
+
+  /**
+   * conmon writes the exit file before it exits, and the watcher reports it; only a conmon
+   * that died without writing one (SIGKILLed, OOM-killed) goes unreported. Found here, off
+   * the request path, with async /proc reads, and settled (EXITED or UNKNOWN, monitorLost).
+   */
+  private async sweepMonitors(): Promise<void> {
+    if (this.sweeping || this.ctx.closed) return;
+    this.sweeping = true;
+    try {
+      for (const rec of [...this.ctx.cache.values()]) {
+        if (!isLive(rec) || this.ctx.exitsReported.has(rec.id)) continue;
+        if (await isAliveAsync(rec.conmonPid)) continue;
+        if (!this.ctx.closed) this.settle(rec.id);
+      }
+    } catch (err) {
+      this.ctx.log.warn("conmon sweep failed", { err: errorMessage(err) });
+    } finally {
+      this.sweeping = false;
+    }
   }
 
   /** Settles a container whose exit file appeared: records the exit, publishes the event. */
@@ -277,11 +296,10 @@ export class ContainerService implements ImageUsage, PodContainers, ContainerLoo
   get(idOrPrefix: string): ContainerRecord {
     const rec = this.ctx.resolve(idOrPrefix);
     const ctx = this.ctx;
-    // With a watcher reporting exits, a live container whose conmon still runs and whose
-    // exit was not reported has not ended (conmon writes the exit file before it exits):
-    // no exit-file read, which fails with an exception, on every status call.
-    const trusted = ctx.exitsWatched && isLive(rec) && !ctx.exitsReported.has(rec.id) &&
-      isAlive(rec.conmonPid);
+    // With a watcher reporting exits, a live container whose exit was not reported has not
+    // ended (conmon writes the exit file before it exits; sweepMonitors finds a conmon that
+    // died without one): no exit-file read, which fails with an exception, per status call.
+    const trusted = ctx.exitsWatched && isLive(rec) && !ctx.exitsReported.has(rec.id);
     if (!trusted && settleExit(ctx, rec)) ctx.exitsReported.delete(rec.id);
     return rec;
   }
@@ -290,8 +308,7 @@ export class ContainerService implements ImageUsage, PodContainers, ContainerLoo
     let recs = [...this.ctx.cache.values()];
     if (filter.id) recs = recs.filter((r) => r.id.startsWith(filter.id!));
     if (filter.sandboxId) recs = recs.filter((r) => r.sandboxId.startsWith(filter.sandboxId!));
-    const now = performance.now();
-    for (const r of recs) settleForList(this.ctx, r, now);
+    for (const r of recs) settleForList(this.ctx, r);
     if (filter.state) recs = recs.filter((r) => r.state === filter.state);
     if (filter.labels) {
       const want = Object.entries(filter.labels);
