@@ -45,7 +45,12 @@ export interface ConnectionLimits {
   connectionWindow: number;
   /** Request bytes the connection may hold in unfinished requests. */
   maxBufferedRequestBytes: number;
-  /** PING frames answered per second before the client is told to calm down. */
+  /**
+   * PING frames answered per second before the client is told to calm down, not counting
+   * the first ping after Skiff sent HEADERS or DATA (grpc-go, kubelet's client, sends a
+   * bandwidth-estimation ping as it receives data: one per reply on a busy connection; its
+   * own server forgives such pings the same way).
+   */
   maxPingsPerSecond: number;
 }
 
@@ -80,8 +85,11 @@ export class Http2ServerConnection implements StreamOwner {
   private peerMaxFrameSize = DEFAULT_MAX_FRAME_SIZE;
   private pingsThisSecond = 0;
   private pingSecond = 0;
+  /** HEADERS or DATA went out since the last ping: the next one does not count. */
+  private pingEarned = false;
   private out: Uint8Array[] = [];
   private flushScheduled = false;
+  private lazyFlush: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
   private draining = false;
 
@@ -150,6 +158,7 @@ export class Http2ServerConnection implements StreamOwner {
   transportClosed(reason = "the client closed the connection"): void {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.lazyFlush);
     this.abortAll(reason);
   }
 
@@ -265,15 +274,9 @@ export class Http2ServerConnection implements StreamOwner {
     requireStreamZero(frame);
     requireLength(frame, 8);
     if (frame.flags & Flag.ACK) return;
-    const second = Math.floor(Date.now() / 1000);
-    if (second !== this.pingSecond) {
-      this.pingSecond = second;
-      this.pingsThisSecond = 0;
-    }
-    if (++this.pingsThisSecond > this.limits.maxPingsPerSecond) {
-      throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, "too many pings");
-    }
-    this.queue(encodeFrame(FrameType.PING, Flag.ACK, 0, frame.payload));
+    if (this.pingEarned) this.pingEarned = false;
+    else this.countUnearnedPing();
+    this.queueSoon(encodeFrame(FrameType.PING, Flag.ACK, 0, frame.payload));
   }
 
   private onWindowUpdate(frame: Frame): void {
@@ -518,18 +521,42 @@ export class Http2ServerConnection implements StreamOwner {
     }
   }
 
+  private countUnearnedPing(): void {
+    const second = Math.floor(Date.now() / 1000);
+    if (second !== this.pingSecond) {
+      this.pingSecond = second;
+      this.pingsThisSecond = 0;
+    }
+    if (++this.pingsThisSecond > this.limits.maxPingsPerSecond) {
+      throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, "too many pings");
+    }
+  }
+
   /** Frames queued in one turn of the event loop leave in one write. */
   private queue(frame: Uint8Array): void {
     if (this.closed) return;
     this.out.push(frame);
+    if (frame[3] === FrameType.HEADERS || frame[3] === FrameType.DATA) this.pingEarned = true;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       queueMicrotask(() => this.flush());
     }
   }
 
+  /**
+   * A frame that may wait for the next turn of the event loop (a PING ACK): it leaves with
+   * the reply the same read usually brings about, in one write, rather than alone before it.
+   */
+  private queueSoon(frame: Uint8Array): void {
+    if (this.closed) return;
+    this.out.push(frame);
+    this.lazyFlush ??= setTimeout(() => this.flush(), 0);
+  }
+
   private flush(): void {
     this.flushScheduled = false;
+    clearTimeout(this.lazyFlush);
+    this.lazyFlush = undefined;
     if (this.out.length === 0 || this.closed) return;
     const bytes = concat(this.out);
     this.out = [];

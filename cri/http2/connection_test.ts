@@ -146,6 +146,52 @@ Deno.test("http2: PING is answered; too many in a second end the connection", as
   assert.ok(p.closed);
 });
 
+Deno.test("http2: a ping per reply is free (grpc-go's BDP pings); the ACK leaves with the reply", async () => {
+  const p = new Peer({ ...DEFAULT_LIMITS, maxPingsPerSecond: 3 });
+  p.open();
+  await p.received();
+  const ping = encodeFrame(FrameType.PING, 0, 0, text("12345678"));
+  let acks = 0;
+  for (let i = 0; i < 10; i++) {
+    const id = 1 + 2 * i;
+    p.send(p.headers(id, "/x", true));
+    const stream = p.streams[i];
+    stream.sendHeaders([{ name: ":status", value: "200", sensitive: false }]);
+    stream.sendData(text("reply"));
+    stream.sendTrailers([{ name: "grpc-status", value: "0", sensitive: false }]);
+    stream.done();
+    const replies = await p.received();
+    // The previous ping's ACK rides along with this reply.
+    acks += replies.filter((f) => f.type === FrameType.PING && f.flags === Flag.ACK).length;
+    assert.deepStrictEqual(replies.filter((f) => f.type !== FrameType.PING).map((f) => f.type), [
+      FrameType.HEADERS,
+      FrameType.DATA,
+      FrameType.HEADERS,
+    ]);
+    p.send(ping); // as grpc-go does once data arrived
+  }
+  const out = await p.received();
+  assert.ok(!p.closed, "pings earned by replies ended the connection");
+  acks += out.filter((f) => f.type === FrameType.PING && f.flags === Flag.ACK).length;
+  assert.equal(acks, 10);
+  // A ping and a request in one read: one write carries the ACK and the reply.
+  p.send(ping, p.headers(21, "/y", true));
+  const stream = p.streams.at(-1)!;
+  await Promise.resolve();
+  stream.sendHeaders([{ name: ":status", value: "200", sensitive: false }], true);
+  stream.done();
+  await Promise.resolve();
+  assert.equal(p.writes.length, 1, "one write");
+  assert.deepStrictEqual((await p.received()).map((f) => f.type), [
+    FrameType.PING,
+    FrameType.HEADERS,
+  ]);
+  // Unearned pings still count: the reply above earned one, the other four are a flood.
+  p.send(ping, ping, ping, ping, ping);
+  assert.equal(goawayCode(await p.received()), ErrorCode.ENHANCE_YOUR_CALM);
+  assert.ok(p.closed);
+});
+
 Deno.test("http2: a response finished before the request asks the client to stop (RST NO_ERROR)", async () => {
   const p = new Peer();
   p.open();

@@ -65,7 +65,8 @@ export class Peer {
 
   /** Everything the server wrote since the last call, as frames. */
   async received(): Promise<SentFrame[]> {
-    await Promise.resolve(); // writes leave in a microtask
+    // Writes leave in a microtask; a PING ACK alone waits for the next macrotask.
+    await new Promise((resolve) => setTimeout(resolve, 0));
     const bytes = concat(this.writes.splice(0));
     return bytes.length ? this.reader.push(bytes) : [];
   }
