@@ -144,3 +144,63 @@ Deno.test("dispatch: grpc-timeout aborts the handler; a reset before the request
   assert.equal(dispatcher.inflight.size, 0);
   assert.equal(peer.conn.activeStreams, 0);
 });
+
+Deno.test("dispatch: reads read with a burst of state changes reply before those start", async () => {
+  const started: string[] = [];
+  const { peer } = setup({
+    RunPodSandbox: () => {
+      started.push("RunPodSandbox");
+      return Promise.resolve({ pod_sandbox_id: "p" });
+    },
+    RemoveContainer: () => {
+      started.push("RemoveContainer");
+      return Promise.resolve({});
+    },
+    ListContainers: () => {
+      started.push("ListContainers");
+      return Promise.resolve({ containers: [] });
+    },
+  });
+  await peer.received();
+  const data = (id: number) =>
+    encodeFrame(FrameType.DATA, Flag.END_STREAM, id, frameMessage(new Uint8Array(0)));
+  // One read from the socket: two state changes, then a read.
+  peer.send(
+    peer.headers(1, `${RUNTIME}/RunPodSandbox`),
+    data(1),
+    peer.headers(3, `${RUNTIME}/RemoveContainer`),
+    data(3),
+    peer.headers(5, `${RUNTIME}/ListContainers`),
+    data(5),
+  );
+  for (let i = 0; i < 20; i++) await Promise.resolve(); // microtasks only: no turn yet
+  assert.deepStrictEqual(started, ["ListContainers"], "the read ran first, alone");
+  assert.equal(peer.writes.length, 1, "its reply left before any state change started");
+  // Then the state changes, in arrival order, one per turn of the event loop.
+  await settle();
+  await settle();
+  assert.deepStrictEqual(started, ["ListContainers", "RunPodSandbox", "RemoveContainer"]);
+  const out = await peer.received();
+  const statuses = out.filter((f) => f.type === FrameType.HEADERS && f.flags & Flag.END_STREAM)
+    .map((f) => [f.streamId, Object.fromEntries(peer.decode(f))["grpc-status"]]);
+  assert.deepStrictEqual(statuses.sort(), [[1, "0"], [3, "0"], [5, "0"]]);
+});
+
+Deno.test("dispatch: a state change cancelled while it waits its turn never starts", async () => {
+  let ran = false;
+  const { peer } = setup({
+    StopContainer: () => {
+      ran = true;
+      return Promise.resolve({});
+    },
+  });
+  await peer.received();
+  peer.send(
+    peer.headers(1, `${RUNTIME}/StopContainer`),
+    encodeFrame(FrameType.DATA, Flag.END_STREAM, 1, frameMessage(new Uint8Array(0))),
+    encodeFrame(FrameType.RST_STREAM, 0, 1, uint32Payload(ErrorCode.CANCEL)),
+  );
+  await settle();
+  await settle();
+  assert.equal(ran, false);
+});
