@@ -5,8 +5,8 @@
  */
 import { CancelledError, DeadlineExceededError, UnimplementedError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
+import { Turns } from "../core/turns.ts";
 import type { MetricsRegistry } from "../core/metrics.ts";
-import { setImmediate } from "node:timers";
 import { ErrorCode } from "./http2/frames.ts";
 import type { ServerStream } from "./http2/stream.ts";
 import { grpcCodeName, GrpcStatus, toGrpcStatus } from "./errors.ts";
@@ -36,36 +36,6 @@ import {
  */
 const READ_ONLY = /^(Version|Status|List|.*Status$|ImageFsInfo|.*Stats$|RuntimeConfig|Stream)/;
 
-/**
- * The other calls (they change state, most spawn processes: ~0.5 ms of the event loop per
- * spawn) start one per turn of the event loop, in arrival order. Started as their requests
- * are read, a burst's synchronous first steps ran back to back, and every read that came in
- * the same burst waited for all of them before its reply could leave.
- */
-class TurnQueue {
-  private readonly starts: (() => void)[] = [];
-  private scheduled = false;
-
-  push(start: () => void): void {
-    this.starts.push(start);
-    this.schedule();
-  }
-
-  private schedule(): void {
-    if (this.scheduled || this.starts.length === 0) return;
-    this.scheduled = true;
-    // setImmediate runs after the I/O poll: reads that arrived meanwhile go first.
-    setImmediate(() => {
-      this.scheduled = false;
-      try {
-        this.starts.shift()!();
-      } finally {
-        this.schedule();
-      }
-    });
-  }
-}
-
 export interface DispatcherOptions {
   handlers: CriHandlers;
   rpcs: readonly RpcDescriptor[];
@@ -81,7 +51,12 @@ export class CallDispatcher {
   /** Calls being served: aborted on shutdown when they outlive the grace period. */
   readonly inflight = new Set<AbortController>();
   private idleWaiters: (() => void)[] = [];
-  private readonly turns = new TurnQueue();
+  /**
+   * The other calls (they change state, most spawn processes) start one per turn of the
+   * event loop, in arrival order. Started as their requests were read, a burst's synchronous
+   * first steps ran back to back and every read of the same burst waited for all of them.
+   */
+  private readonly turns = new Turns();
 
   constructor(private readonly opts: DispatcherOptions) {
     for (const rpc of opts.rpcs) this.routes.set(rpc.path, rpc);
@@ -95,10 +70,10 @@ export class CallDispatcher {
     );
   }
 
-  /** Starts a call whose request was read: reads at once, the rest in turn (TurnQueue). */
+  /** Starts a call whose request was read: reads at once, the rest in turn. */
   start(method: string, run: () => void): void {
     if (READ_ONLY.test(method)) run();
-    else this.turns.push(run);
+    else this.turns.run(run);
   }
 
   /** Resolves when no call is in flight. */
