@@ -4,8 +4,23 @@ import type { ContainerRecord } from "../../runtime/container/mod.ts";
 import type { DeepPartial } from "../handler.ts";
 import { nanosOrZero } from "./values.ts";
 
-/** ListContainers/StreamContainers entry. */
+/**
+ * The entries handed out, by record: after creation only a container's state changes what
+ * its entry holds. The same frozen entry for an unchanged record lets the reply codec reuse
+ * its encoded bytes (cri/proto.ts): kubelet relists every second.
+ */
+const entries = new WeakMap<ContainerRecord, { state: string; entry: DeepPartial<Container> }>();
+
+/** ListContainers/StreamContainers entry (frozen; the same object while the state holds). */
 export function containerEntry(r: ContainerRecord): DeepPartial<Container> {
+  const known = entries.get(r);
+  if (known?.state === r.state) return known.entry;
+  const entry = Object.freeze(newContainerEntry(r));
+  entries.set(r, { state: r.state, entry });
+  return entry;
+}
+
+function newContainerEntry(r: ContainerRecord): DeepPartial<Container> {
   return {
     id: r.id,
     pod_sandbox_id: r.sandboxId,

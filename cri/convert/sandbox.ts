@@ -4,8 +4,24 @@ import { type SandboxRecord, stateOf } from "../../runtime/sandbox/mod.ts";
 import type { DeepPartial } from "../handler.ts";
 import { nanos } from "./values.ts";
 
-/** ListPodSandbox/StreamPodSandboxes entry. */
+/**
+ * The entries handed out, by record (records are frozen and replaced when they change), so
+ * the reply codec can reuse an unchanged pod's encoded bytes (cri/proto.ts).
+ */
+const entries = new WeakMap<SandboxRecord, DeepPartial<PodSandbox>>();
+
+/** ListPodSandbox/StreamPodSandboxes entry (frozen; the same object for the same record). */
 export function podSandboxEntry(r: SandboxRecord): DeepPartial<PodSandbox> {
+  let entry = entries.get(r);
+  if (!entry) {
+    entry = Object.freeze(newPodSandboxEntry(r));
+    // Only a frozen record never changes under its entry.
+    if (Object.isFrozen(r)) entries.set(r, entry);
+  }
+  return entry;
+}
+
+function newPodSandboxEntry(r: SandboxRecord): DeepPartial<PodSandbox> {
   return {
     id: r.id,
     metadata: { name: r.name, namespace: r.namespace, uid: r.uid, attempt: r.attempt },
