@@ -21,10 +21,12 @@ export const DAEMON_V8_FLAGS: readonly string[] = ["--max-semi-space-size=1", "-
  */
 export const DAEMON_DENO_FLAGS: readonly string[] = ["--no-code-cache"];
 
-/** The flags as one line of `deno run` arguments, for the shell scripts that start the daemon. */
-export function daemonRunFlags(): string {
-  return [...DAEMON_DENO_FLAGS, `--v8-flags=${DAEMON_V8_FLAGS.join(",")}`].join(" ");
-}
+/** Both, as `deno run`/`deno compile` arguments. */
+export const DAEMON_RUN_FLAGS: readonly string[] = [
+  ...DAEMON_DENO_FLAGS,
+  `--v8-flags=${DAEMON_V8_FLAGS.join(",")}`,
+];
 
-// `deno run --no-config core/v8_flags.ts` prints them (scripts/setup, scripts/release.sh).
-if (import.meta.main) console.log(daemonRunFlags());
+// `deno run --no-config core/v8_flags.ts` prints them on one line (scripts/setup,
+// scripts/release.sh).
+if (import.meta.main) console.log(DAEMON_RUN_FLAGS.join(" "));

@@ -19,7 +19,6 @@
  */
 import { parseArgs } from "node:util";
 import { build as buildDashboard } from "../admin/dashboard/build.ts";
-import { DAEMON_DENO_FLAGS, DAEMON_V8_FLAGS } from "../core/v8_flags.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const DASHBOARD_DIST = `${ROOT}admin/dashboard/dist`;
@@ -40,23 +39,6 @@ export function bundleArgs(outDir: string): string[] {
     "--outdir",
     outDir,
     "main.ts",
-  ];
-}
-
-/**
- * `deno run` arguments that start the bundle at `main` as the daemon ships: its deno and V8
- * flags (core/v8_flags.ts) and the deno.json that maps the external packages.
- */
-export function bundleRunArgs(main: string, denoJson = `${ROOT}deno.json`): string[] {
-  return [
-    "run",
-    "--allow-all",
-    "--cached-only",
-    "--config",
-    denoJson,
-    ...DAEMON_DENO_FLAGS,
-    `--v8-flags=${DAEMON_V8_FLAGS.join(",")}`,
-    main,
   ];
 }
 

@@ -14,7 +14,7 @@
 import { parseArgs } from "node:util";
 import { build as buildDashboard } from "../admin/dashboard/build.ts";
 
-import { DAEMON_DENO_FLAGS, DAEMON_V8_FLAGS } from "../core/v8_flags.ts";
+import { DAEMON_RUN_FLAGS } from "../core/v8_flags.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const TARGET = "x86_64-unknown-linux-gnu";
@@ -24,8 +24,7 @@ export function compileArgs(output: string): string[] {
     "compile",
     "--allow-all",
     "--no-check", // `deno task check` type-checks; compile only packages
-    `--v8-flags=${DAEMON_V8_FLAGS.join(",")}`,
-    ...DAEMON_DENO_FLAGS,
+    ...DAEMON_RUN_FLAGS,
     "--include",
     "cri/api.proto",
     "--include",

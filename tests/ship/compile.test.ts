@@ -5,7 +5,7 @@
  * behave as skiff. The offline paths must fail fast and say what to do.
  */
 import assert from "node:assert/strict";
-import { DAEMON_DENO_FLAGS, DAEMON_V8_FLAGS } from "../../core/v8_flags.ts";
+import { DAEMON_RUN_FLAGS } from "../../core/v8_flags.ts";
 import { makeTempDir } from "../helpers/env.ts";
 
 const SCRIPT = new URL("../../scripts/compile.ts", import.meta.url).pathname;
@@ -74,7 +74,7 @@ Deno.test("compile: with a stand-in base binary the program is embedded, then th
 Deno.test("deno task start runs the daemon with its shipped deno and V8 flags", async () => {
   const config = JSON.parse(await Deno.readTextFile(new URL("../../deno.json", import.meta.url)));
   const start: string = config.tasks.start;
-  for (const flag of [...DAEMON_DENO_FLAGS, `--v8-flags=${DAEMON_V8_FLAGS.join(",")}`]) {
+  for (const flag of DAEMON_RUN_FLAGS) {
     assert.ok(start.split(" ").includes(flag), `${flag} missing from the start task: ${start}`);
   }
 });

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { defaultConfig, parseConfig } from "../../core/config/mod.ts";
 import { SKIFF_VERSION } from "../../core/version.ts";
-import { DAEMON_DENO_FLAGS, DAEMON_V8_FLAGS } from "../../core/v8_flags.ts";
+import { DAEMON_RUN_FLAGS } from "../../core/v8_flags.ts";
 import { CriClient } from "../../cri/client.ts";
 import { makeTempDir, missingPrerequisites } from "../helpers/env.ts";
 
@@ -57,8 +57,7 @@ Deno.test({
 
       await t.step("bin/skiff runs the bundle with the daemon's deno and V8 flags", async () => {
         const text = await Deno.readTextFile(launcher);
-        const flags = [...DAEMON_DENO_FLAGS, `--v8-flags=${DAEMON_V8_FLAGS.join(",")}`];
-        assert.ok(text.includes(` ${flags.join(" ")} `), text);
+        assert.ok(text.includes(` ${DAEMON_RUN_FLAGS.join(" ")} `), text);
         // …and the bundle built from the packaged sources (scripts/bundle.ts), not main.ts.
         assert.ok(text.includes(`"$HERE/app/bundle/main.js" "$@"`), text);
         await Deno.stat(`${release}/app/bundle/main.js`);
