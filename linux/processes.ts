@@ -23,8 +23,7 @@ export function statState(stat: string): string {
 export function isAlive(pid: number): boolean {
   if (pid <= 0) return false;
   try {
-    const state = statState(Deno.readTextFileSync(`/proc/${pid}/stat`));
-    return state !== "Z" && state !== "X";
+    return runsPerStat(Deno.readTextFileSync(`/proc/${pid}/stat`));
   } catch {
     return false;
   }
@@ -34,11 +33,16 @@ export function isAlive(pid: number): boolean {
 export async function isAliveAsync(pid: number): Promise<boolean> {
   if (pid <= 0) return false;
   try {
-    const state = statState(await Deno.readTextFile(`/proc/${pid}/stat`));
-    return state !== "Z" && state !== "X";
+    return runsPerStat(await Deno.readTextFile(`/proc/${pid}/stat`));
   } catch {
     return false;
   }
+}
+
+/** A /proc/<pid>/stat text of a process that is neither a zombie nor dead. */
+function runsPerStat(stat: string): boolean {
+  const state = statState(stat);
+  return state !== "Z" && state !== "X";
 }
 
 export interface ProcessMatch {
