@@ -7,8 +7,8 @@
  * protocol can be tested frame by frame. Frames produced in one turn of the event loop leave
  * in one write.
  */
+import { concatBytes } from "../../core/bytes.ts";
 import {
-  concat,
   ConnectionError,
   DEFAULT_MAX_FRAME_SIZE,
   DEFAULT_WINDOW,
@@ -428,7 +428,7 @@ export class Http2ServerConnection implements StreamOwner {
     const block = this.block!;
     this.block = null;
     // Decoded even when the stream is refused: the client's HPACK table moved on.
-    const fields = this.decoder.decode(concat(block.fragments), this.limits.maxHeaderListSize);
+    const fields = this.decoder.decode(concatBytes(block.fragments), this.limits.maxHeaderListSize);
     const existing = this.streams.get(block.streamId);
     if (existing) return this.onClientTrailers(existing, block);
     if (block.streamId <= this.lastStreamId) {
@@ -558,7 +558,7 @@ export class Http2ServerConnection implements StreamOwner {
     clearTimeout(this.lazyFlush);
     this.lazyFlush = undefined;
     if (this.out.length === 0 || this.closed) return;
-    const bytes = concat(this.out);
+    const bytes = concatBytes(this.out);
     this.out = [];
     this.transport.write(bytes);
   }

@@ -3,9 +3,9 @@
  * the server writes on the other.
  */
 import assert from "node:assert/strict";
+import { concatBytes } from "../../core/bytes.ts";
 import { DEFAULT_LIMITS } from "./connection.ts";
 import {
-  concat,
   CONNECTION_PREFACE,
   encodeFrame,
   ErrorCode,
@@ -95,7 +95,7 @@ Deno.test("http2: DATA waits for the client's window; trailers follow the last b
 
 Deno.test("http2: bytes fed one at a time give the same streams", async () => {
   const p = new Peer();
-  const all = concat([
+  const all = concatBytes([
     CONNECTION_PREFACE,
     encodeFrame(FrameType.SETTINGS, 0, 0),
     p.headers(1, "/one"),

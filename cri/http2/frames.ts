@@ -3,7 +3,7 @@
  * server needs, an incremental reader that splits a byte stream into frames, and writers.
  */
 
-import { concatBytes as concat } from "../../core/bytes.ts";
+import { concatBytes } from "../../core/bytes.ts";
 
 export const CONNECTION_PREFACE = new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 export const FRAME_HEADER_LENGTH = 9;
@@ -86,7 +86,7 @@ export class FrameReader {
 
   /** Frames completed by `chunk`; their payloads are copies, safe to keep. */
   push(chunk: Uint8Array): Frame[] {
-    let buf = this.buffer.length === 0 ? chunk : concat([this.buffer, chunk]);
+    let buf = this.buffer.length === 0 ? chunk : concatBytes([this.buffer, chunk]);
     if (!this.prefaceSeen) {
       if (!startsLike(buf, CONNECTION_PREFACE)) {
         throw new ConnectionError(
@@ -205,5 +205,3 @@ export function headerFrames(
   } while (rest.length > 0);
   return frames;
 }
-
-export { concatBytes as concat } from "../../core/bytes.ts";

@@ -2,9 +2,9 @@
  * A scripted HTTP/2 client for unit tests of the server side: builds frames, feeds them to
  * an Http2ServerConnection, and decodes what the server wrote.
  */
+import { concatBytes } from "../../core/bytes.ts";
 import { DEFAULT_LIMITS, Http2ServerConnection } from "./connection.ts";
 import {
-  concat,
   CONNECTION_PREFACE,
   type ConnectionError,
   encodeFrame,
@@ -47,7 +47,7 @@ export class Peer {
   }
 
   send(...frames: Uint8Array[]): void {
-    this.conn.receive(concat(frames));
+    this.conn.receive(concatBytes(frames));
   }
 
   open(settings: [number, number][] = []): void {
@@ -67,7 +67,7 @@ export class Peer {
   async received(): Promise<SentFrame[]> {
     // Writes leave in a microtask; a PING ACK alone waits for the next macrotask.
     await new Promise((resolve) => setTimeout(resolve, 0));
-    const bytes = concat(this.writes.splice(0));
+    const bytes = concatBytes(this.writes.splice(0));
     return bytes.length ? this.reader.push(bytes) : [];
   }
 

@@ -9,9 +9,9 @@
  */
 import assert from "node:assert/strict";
 import * as net from "node:net";
+import { concatBytes } from "../../core/bytes.ts";
 import { CriClient } from "../../cri/client.ts";
 import {
-  concat,
   CONNECTION_PREFACE,
   encodeFrame,
   ErrorCode,
@@ -67,7 +67,7 @@ class RawClient {
   }
 
   send(...parts: Uint8Array[]): void {
-    if (!this.closed) this.socket.write(concat(parts));
+    if (!this.closed) this.socket.write(concatBytes(parts));
   }
 
   request(streamId: number, path: string, endStream: boolean): Uint8Array {
@@ -135,7 +135,7 @@ Deno.test("hardening: hostile HTTP/2 peers on the CRI socket are cut off; others
     const value = "v".repeat(4000);
     const literal = bomb.encoder.encode([{ name: "x-big", value }]);
     const refs = new Uint8Array(2000).fill(0x80 | 62);
-    bomb.send(encodeFrame(FrameType.HEADERS, Flag.END_HEADERS, 1, concat([literal, refs])));
+    bomb.send(encodeFrame(FrameType.HEADERS, Flag.END_HEADERS, 1, concatBytes([literal, refs])));
     await closedWith(bomb, ErrorCode.COMPRESSION_ERROR, "HPACK bomb");
 
     // CONTINUATION flood: a header block that never ends is cut at the size bound.
