@@ -8,8 +8,6 @@ import { type CriContext, OPERATOR_HELP, OPERATOR_OPTIONS, runOperator } from ".
 import { runRemoteCommand } from "../remote.ts";
 import { splitExecArgs } from "../exec_args.ts";
 
-export { splitExecArgs };
-
 const USAGE = `Usage: skiff exec [-i] [-t] [--timeout SECONDS] CONTAINER COMMAND [ARG...]
 
 Runs a command in a container. Without -i/-t it runs to completion (ExecSync) and

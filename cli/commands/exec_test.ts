@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { FlagError, UsageError } from "../command.ts";
-import { execTimeout, parseExecArgs, splitExecArgs } from "./exec.ts";
+import { splitExecArgs } from "../exec_args.ts";
+import { execTimeout, parseExecArgs } from "./exec.ts";
 
 Deno.test("exec: flags end at the container; -t is --tty", () => {
   assert.deepEqual(splitExecArgs(["-it", "c1", "sh", "-c", "ls -l"]), {
