@@ -387,8 +387,12 @@ function startCloexecSweep(cleanups: Cleanups): void {
 function startMemoryRelease(log: Logger, cleanups: Cleanups): void {
   const stop = releaseMemoryWhenQuiet({
     startUpWasWork: true,
-    onRelease: (ms) =>
-      log.debug("memory released", { ms: Math.round(ms), rss: Deno.memoryUsage().rss }),
+    onRelease: (ms, executableKib) =>
+      log.debug("memory released", {
+        ms: Math.round(ms),
+        executable_kib_dropped: executableKib,
+        rss: Deno.memoryUsage().rss,
+      }),
   });
   cleanups.push(stop);
 }
