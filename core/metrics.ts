@@ -5,8 +5,13 @@
 
 type Labels = Record<string, string>;
 
+/** One key per label set, whatever order its labels were given in (runs on every call). */
 function labelKey(labels: Labels): string {
-  return Object.keys(labels).sort().map((k) => `${k}=${labels[k]}`).join(",");
+  const keys = Object.keys(labels);
+  if (keys.length > 1) keys.sort();
+  let key = "";
+  for (const k of keys) key += key ? `,${k}=${labels[k]}` : `${k}=${labels[k]}`;
+  return key;
 }
 
 function escapeLabel(v: string): string {

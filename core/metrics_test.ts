@@ -22,3 +22,18 @@ Deno.test("metrics: distinct names coexist and render in registration order", ()
   assert(text.includes("b 3\n"));
   assert(text.includes('c_seconds_bucket{le="1"} 1') && text.includes("c_seconds_count 1"));
 });
+
+Deno.test("metrics: one series per label set, whatever order the labels come in", () => {
+  const r = new MetricsRegistry();
+  const calls = r.counter("calls_total", "Calls.");
+  calls.inc({ method: "Version", code: "OK" });
+  calls.inc({ code: "OK", method: "Version" }, 2);
+  calls.inc({ method: "Status", code: "OK" });
+  assert.equal(calls.get({ method: "Version", code: "OK" }), 3);
+  assert.equal(calls.get({ code: "OK", method: "Status" }), 1);
+  assert.equal(calls.get({}), 0);
+  const latency = r.histogram("latency_seconds", "Latency.", [1]);
+  latency.observe({ b: "2", a: "1" }, 0.5);
+  latency.observe({ a: "1", b: "2" }, 2);
+  assert.equal(latency.count({ a: "1", b: "2" }), 2);
+});
