@@ -105,12 +105,19 @@ Deno.test("stopSignalName: signal names pass, anything else is the runtime defau
   assert.equal(stopSignalName("15"), "RUNTIME_DEFAULT");
 });
 
-Deno.test("containerEntry: the list entry", () => {
-  assert.deepEqual(containerEntry(record()), {
+Deno.test("containerEntry: the list entry (no image-volume digest in its image spec)", () => {
+  const r = record();
+  r.image = { ...r.image, image_ref: "sha256:cd" };
+  assert.deepEqual(containerEntry(r), {
     id: "c1",
     pod_sandbox_id: "p1",
     metadata: { name: "app", attempt: 3 },
-    image: record().image,
+    image: {
+      image: "busybox:latest",
+      annotations: {},
+      user_specified_image: "busybox",
+      runtime_handler: "",
+    },
     image_ref: "docker.io/library/busybox@sha256:ab",
     image_id: "sha256:cd",
     state: "CONTAINER_EXITED",
