@@ -13,6 +13,7 @@ import { acquireInstanceLock } from "./core/instance_lock.ts";
 import { type Logger, logger } from "./core/log.ts";
 import { MetricsRegistry } from "./core/metrics.ts";
 import { releaseMemoryWhenQuiet } from "./core/memory.ts";
+import { setSpawnerLogger, stopSpawner, stopSpawnerIfIdle } from "./linux/spawner.ts";
 import { clearStaleSocket, CriServer } from "./cri/server.ts";
 import type { CriHandlers } from "./cri/handler.ts";
 import { runtimeInfoHandlers } from "./cri/handlers/runtime_info.ts";
@@ -107,6 +108,8 @@ export async function startDaemon(config: Config): Promise<Daemon> {
     state.serving = true;
     const adminAddress = await startAdmin(base, services, handlers, state, cleanups);
     startCloexecSweep(cleanups);
+    setSpawnerLogger(log);
+    cleanups.push(stopSpawner);
     startMemoryRelease(log, cleanups);
     return {
       config,
@@ -387,6 +390,8 @@ function startCloexecSweep(cleanups: Cleanups): void {
 function startMemoryRelease(log: Logger, cleanups: Cleanups): void {
   const stop = releaseMemoryWhenQuiet({
     startUpWasWork: true,
+    // The spawner's worker is an isolate of 5–9 MiB; the next command starts it again.
+    beforeRelease: stopSpawnerIfIdle,
     onRelease: (ms, executableKib) =>
       log.debug("memory released", {
         ms: Math.round(ms),

@@ -10,7 +10,6 @@
  * controlling terminal (as CRI-O does): a resize is an ioctl on the master, the kernel
  * sends runc SIGWINCH, and runc resizes the container's own terminal.
  */
-import { concatBytes } from "../core/bytes.ts";
 import {
   DeadlineExceededError,
   FailedPreconditionError,
@@ -21,6 +20,7 @@ import type { CommandStreams } from "./contracts.ts";
 import type { ContainerForStreaming } from "./contracts.ts";
 import { Pty } from "../linux/pty.ts";
 import { Semaphore } from "../core/semaphore.ts";
+import { runToCompletion } from "../linux/spawner.ts";
 
 /**
  * ExecSyncs running at once; more wait their turn. Each `runc exec` is a burst of CPU (runc,
@@ -121,27 +121,8 @@ export function requireRunning(c: ContainerForStreaming | undefined, id: string)
   return c;
 }
 
-/**
- * Reads a stream fully, keeping what fits in `budget` (shared by stdout and stderr, taken
- * as the bytes arrive); the rest is drained and dropped.
- */
-async function collect(
-  stream: ReadableStream<Uint8Array>,
-  budget: { left: number },
-): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  let kept = 0;
-  for await (const chunk of stream) {
-    if (budget.left <= 0) continue;
-    const part = chunk.subarray(0, budget.left);
-    parts.push(part);
-    kept += part.length;
-    budget.left -= part.length;
-  }
-  return concatBytes(parts);
-}
-
-async function killFromPidFile(pidFile: string, fallback: Deno.ChildProcess): Promise<void> {
+/** Kills the command (its PID file's PID) and else the runtime's exec process itself. */
+async function killFromPidFile(pidFile: string, runtimePid: number): Promise<void> {
   try {
     const pid = Number((await Deno.readTextFile(pidFile)).trim());
     if (pid > 0) {
@@ -151,8 +132,9 @@ async function killFromPidFile(pidFile: string, fallback: Deno.ChildProcess): Pr
   } catch {
     // Not started yet (no PID file) or already gone.
   }
+  if (runtimePid <= 0) return; // not spawned yet: killed as it starts
   try {
-    fallback.kill("SIGKILL");
+    Deno.kill(runtimePid, "SIGKILL");
   } catch { /* already exited */ }
 }
 
@@ -198,41 +180,44 @@ function execSyncNow(
   timeoutMs: number,
   opts: { outputLimit?: number; signal?: AbortSignal },
 ): Promise<ExecSyncResult> {
-  const budget = { left: opts.outputLimit ?? EXEC_SYNC_OUTPUT_LIMIT };
   return withPidFile(c, async (pidFile) => {
     const [bin, ...args] = runtimeExecArgv(c, cmd, pidFile);
-    const child = new Deno.Command(bin, {
-      args,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+    let runtimePid = 0;
+    let killed = false;
+    const kill = () => {
+      killed = true;
+      killFromPidFile(pidFile, runtimePid);
+    };
     let timedOut = false;
     const timer = timeoutMs > 0
       ? setTimeout(() => {
         timedOut = true;
-        killFromPidFile(pidFile, child);
+        kill();
       }, timeoutMs)
       : undefined;
     // The caller went away (gRPC cancel or deadline): the command must not outlive it.
-    const onAbort = () => killFromPidFile(pidFile, child);
-    opts.signal?.addEventListener("abort", onAbort, { once: true });
+    opts.signal?.addEventListener("abort", kill, { once: true });
     try {
-      const [stdout, stderr, status] = await Promise.all([
-        collect(child.stdout, budget),
-        collect(child.stderr, budget),
-        child.status,
-      ]);
+      // From the spawner's worker: probes are a steady stream of spawns (linux/spawner.ts).
+      const run = await runToCompletion({
+        program: bin,
+        args,
+        outputLimit: opts.outputLimit ?? EXEC_SYNC_OUTPUT_LIMIT,
+        sharedOutputLimit: true,
+      }, (pid) => {
+        runtimePid = pid;
+        if (killed) kill();
+      });
       if (timedOut) {
         throw new DeadlineExceededError(
           `command ${JSON.stringify(cmd)} in container ${c.id} timed out after ` +
             `${timeoutMs / 1000}s and was killed`,
         );
       }
-      return { stdout, stderr, exitCode: status.code };
+      return { stdout: run.stdout, stderr: run.stderr, exitCode: run.code };
     } finally {
       clearTimeout(timer);
-      opts.signal?.removeEventListener("abort", onAbort);
+      opts.signal?.removeEventListener("abort", kill);
     }
   });
 }
@@ -342,7 +327,7 @@ export function execStreaming(
 ): Promise<number> {
   return withPidFile(c, (pidFile) => {
     const argv = runtimeExecArgv(c, cmd, pidFile, tty);
-    const kill = (child: Deno.ChildProcess) => killFromPidFile(pidFile, child);
+    const kill = (child: Deno.ChildProcess) => killFromPidFile(pidFile, child.pid);
     return tty ? runOnPty(argv, streams, signal, kill) : runPiped(argv, streams, signal, kill);
   });
 }
