@@ -22,7 +22,7 @@ const PLUGIN_OUTPUT_LIMIT = 1 << 20;
  * CNI plugins running at once (every pod of a burst runs 2–3 of them, each a Go program
  * that is a burst of CPU): more wait their turn, so that twenty pods starting together
  * do not crowd out the daemon's own thread and every call behind it. The timeout counts
- * from a plugin's turn (its spawn request).
+ * from a plugin's start.
  */
 export const CNI_PLUGIN_CONCURRENCY = Math.max(2, 2 * (navigator.hardwareConcurrency || 1));
 const pluginSlots = new Semaphore(CNI_PLUGIN_CONCURRENCY);
@@ -65,7 +65,6 @@ async function runPluginNow(
     });
     out = run;
   } finally {
-    pid = 0; // reaped: its PID may be another process's now
     clearTimeout(timer);
   }
   return {

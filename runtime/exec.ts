@@ -216,7 +216,6 @@ function execSyncNow(
       }
       return { stdout: run.stdout, stderr: run.stderr, exitCode: run.code };
     } finally {
-      runtimePid = 0; // reaped: its PID may be another process's now
       clearTimeout(timer);
       opts.signal?.removeEventListener("abort", kill);
     }
