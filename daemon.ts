@@ -13,7 +13,6 @@ import { acquireInstanceLock } from "./core/instance_lock.ts";
 import { type Logger, logger } from "./core/log.ts";
 import { MetricsRegistry } from "./core/metrics.ts";
 import { releaseMemoryWhenQuiet } from "./core/memory.ts";
-import { setSpawnerLogger, stopSpawner, stopSpawnerIfIdle } from "./linux/spawner.ts";
 import { clearStaleSocket, CriServer } from "./cri/server.ts";
 import type { CriHandlers } from "./cri/handler.ts";
 import { runtimeInfoHandlers } from "./cri/handlers/runtime_info.ts";
@@ -108,8 +107,6 @@ export async function startDaemon(config: Config): Promise<Daemon> {
     state.serving = true;
     const adminAddress = await startAdmin(base, services, handlers, state, cleanups);
     startCloexecSweep(cleanups);
-    setSpawnerLogger(log);
-    cleanups.push(stopSpawner);
     startMemoryRelease(log, cleanups);
     return {
       config,
@@ -390,8 +387,6 @@ function startCloexecSweep(cleanups: Cleanups): void {
 function startMemoryRelease(log: Logger, cleanups: Cleanups): void {
   const stop = releaseMemoryWhenQuiet({
     startUpWasWork: true,
-    // The spawner's worker is an isolate of 5–9 MiB; the next command starts it again.
-    beforeRelease: stopSpawnerIfIdle,
     onRelease: (ms, executableKib) =>
       log.debug("memory released", {
         ms: Math.round(ms),

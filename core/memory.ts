@@ -20,8 +20,6 @@ export interface QuietReleaseOptions {
   quietShare?: number;
   /** The work before the call (start-up: modules, recovery) counts: the first quiet check releases. */
   startUpWasWork?: boolean;
-  /** Called right before each release: what else can go (an idle worker) goes first. */
-  beforeRelease?: () => void;
   /** Called after each release (a test's or a log's hook): its duration, and the KiB of
    * the executable's pages it dropped. */
   onRelease?: (ms: number, executableKib: number) => void;
@@ -48,7 +46,6 @@ export function releaseMemoryWhenQuiet(opts: QuietReleaseOptions = {}): () => vo
     if (used >= busyUs) worked = true;
     if (worked && used <= quietUs) {
       const started = performance.now();
-      opts.beforeRelease?.();
       const executableKib = releaseMemory();
       worked = false;
       opts.onRelease?.(performance.now() - started, executableKib);

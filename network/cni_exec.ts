@@ -3,9 +3,9 @@
  * group), its config on stdin, stdout and stderr read back (bounded), a bounded number at
  * once. Spawn failures are thrown as they come; network/cni.ts names the plugin in them.
  */
+import { concatBytes } from "../core/bytes.ts";
 import { newSessionCommand } from "../linux/session.ts";
 import { Semaphore } from "../core/semaphore.ts";
-import { runToCompletion } from "../linux/spawner.ts";
 
 export interface PluginRun {
   out: Deno.CommandOutput;
@@ -17,6 +17,21 @@ export interface PluginRun {
 
 /** A plugin's stdout or stderr kept (results are a few KiB; the rest is drained). */
 const PLUGIN_OUTPUT_LIMIT = 1 << 20;
+
+async function readCapped(
+  stream: ReadableStream<Uint8Array>,
+  limit: number,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const parts: Uint8Array[] = [];
+  let kept = 0;
+  for await (const chunk of stream) {
+    if (kept >= limit) continue;
+    const part = chunk.subarray(0, limit - kept);
+    parts.push(part);
+    kept += part.length;
+  }
+  return concatBytes(parts);
+}
 
 /**
  * CNI plugins running at once (every pod of a burst runs 2–3 of them, each a Go program
@@ -38,32 +53,38 @@ async function runPluginNow(
   p: { path: string; env: Record<string, string>; stdin: string; timeoutMs: number },
 ): Promise<PluginRun> {
   const started = performance.now();
-  let timedOut = false;
-  let pid = 0;
-  // Its own session and process group, so a timeout kills whatever it spawned too (a
-  // child still holding stdout would otherwise keep the call hanging); through setsid(1),
-  // as `detached` would fork the whole daemon (see linux/session.ts). Spawned from the
-  // spawner's worker: a pod's plugins are most of a burst's spawns (linux/spawner.ts).
-  const session = newSessionCommand(p.path, []);
-  const timer = setTimeout(() => {
-    timedOut = true;
-    killGroup(pid);
-  }, p.timeoutMs);
   let out: Deno.CommandOutput;
+  let timedOut = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    const run = await runToCompletion({
-      program: session.program,
+    // Its own session and process group, so a timeout kills whatever it spawned too (a
+    // child still holding stdout would otherwise keep the call hanging); through setsid(1),
+    // as `detached` would fork the whole daemon (see linux/session.ts).
+    const session = newSessionCommand(p.path, []);
+    const child = new Deno.Command(session.program, {
       args: session.args,
       env: p.env,
       clearEnv: true,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
       detached: session.detached,
-      stdin: new TextEncoder().encode(p.stdin),
-      outputLimit: PLUGIN_OUTPUT_LIMIT,
-    }, (started) => {
-      pid = started;
-      if (timedOut) killGroup(pid);
-    });
-    out = run;
+    }).spawn();
+    timer = setTimeout(() => {
+      timedOut = true;
+      killGroup(child);
+    }, p.timeoutMs);
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(p.stdin)).catch(() => {});
+    await w.close().catch(() => {});
+    // Not child.output(): with a piped stdin, Deno 2.9 keeps ~145 KiB of native memory per
+    // spawn through output() (measured: 1,000 spawns, RSS +145 MiB; read by hand, +10).
+    const [stdout, stderr, status] = await Promise.all([
+      readCapped(child.stdout, PLUGIN_OUTPUT_LIMIT),
+      readCapped(child.stderr, PLUGIN_OUTPUT_LIMIT),
+      child.status,
+    ]);
+    out = { ...status, stdout, stderr };
   } finally {
     clearTimeout(timer);
   }
@@ -76,13 +97,12 @@ async function runPluginNow(
   };
 }
 
-function killGroup(pid: number): void {
-  if (pid <= 0) return; // not started yet: killed as it starts
+function killGroup(child: Deno.ChildProcess): void {
   try {
-    Deno.kill(-pid, "SIGKILL");
+    Deno.kill(-child.pid, "SIGKILL");
   } catch {
     try {
-      Deno.kill(pid, "SIGKILL");
+      child.kill("SIGKILL");
     } catch {
       // already gone
     }

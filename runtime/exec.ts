@@ -10,6 +10,7 @@
  * controlling terminal (as CRI-O does): a resize is an ioctl on the master, the kernel
  * sends runc SIGWINCH, and runc resizes the container's own terminal.
  */
+import { concatBytes } from "../core/bytes.ts";
 import {
   DeadlineExceededError,
   FailedPreconditionError,
@@ -20,7 +21,6 @@ import type { CommandStreams } from "./contracts.ts";
 import type { ContainerForStreaming } from "./contracts.ts";
 import { Pty } from "../linux/pty.ts";
 import { Semaphore } from "../core/semaphore.ts";
-import { runToCompletion } from "../linux/spawner.ts";
 
 /**
  * ExecSyncs running at once; more wait their turn. Each `runc exec` is a burst of CPU (runc,
@@ -121,8 +121,27 @@ export function requireRunning(c: ContainerForStreaming | undefined, id: string)
   return c;
 }
 
-/** Kills the command (its PID file's PID) and else the runtime's exec process itself. */
-async function killFromPidFile(pidFile: string, runtimePid: number): Promise<void> {
+/**
+ * Reads a stream fully, keeping what fits in `budget` (shared by stdout and stderr, taken
+ * as the bytes arrive); the rest is drained and dropped.
+ */
+async function collect(
+  stream: ReadableStream<Uint8Array>,
+  budget: { left: number },
+): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let kept = 0;
+  for await (const chunk of stream) {
+    if (budget.left <= 0) continue;
+    const part = chunk.subarray(0, budget.left);
+    parts.push(part);
+    kept += part.length;
+    budget.left -= part.length;
+  }
+  return concatBytes(parts);
+}
+
+async function killFromPidFile(pidFile: string, fallback: Deno.ChildProcess): Promise<void> {
   try {
     const pid = Number((await Deno.readTextFile(pidFile)).trim());
     if (pid > 0) {
@@ -132,9 +151,8 @@ async function killFromPidFile(pidFile: string, runtimePid: number): Promise<voi
   } catch {
     // Not started yet (no PID file) or already gone.
   }
-  if (runtimePid <= 0) return; // not spawned yet: killed as it starts
   try {
-    Deno.kill(runtimePid, "SIGKILL");
+    fallback.kill("SIGKILL");
   } catch { /* already exited */ }
 }
 
@@ -180,44 +198,41 @@ function execSyncNow(
   timeoutMs: number,
   opts: { outputLimit?: number; signal?: AbortSignal },
 ): Promise<ExecSyncResult> {
+  const budget = { left: opts.outputLimit ?? EXEC_SYNC_OUTPUT_LIMIT };
   return withPidFile(c, async (pidFile) => {
     const [bin, ...args] = runtimeExecArgv(c, cmd, pidFile);
-    let runtimePid = 0;
-    let killed = false;
-    const kill = () => {
-      killed = true;
-      killFromPidFile(pidFile, runtimePid);
-    };
+    const child = new Deno.Command(bin, {
+      args,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
     let timedOut = false;
     const timer = timeoutMs > 0
       ? setTimeout(() => {
         timedOut = true;
-        kill();
+        killFromPidFile(pidFile, child);
       }, timeoutMs)
       : undefined;
     // The caller went away (gRPC cancel or deadline): the command must not outlive it.
-    opts.signal?.addEventListener("abort", kill, { once: true });
+    const onAbort = () => killFromPidFile(pidFile, child);
+    opts.signal?.addEventListener("abort", onAbort, { once: true });
     try {
-      // From the spawner's worker: probes are a steady stream of spawns (linux/spawner.ts).
-      const run = await runToCompletion({
-        program: bin,
-        args,
-        outputLimit: opts.outputLimit ?? EXEC_SYNC_OUTPUT_LIMIT,
-        sharedOutputLimit: true,
-      }, (pid) => {
-        runtimePid = pid;
-        if (killed) kill();
-      });
+      const [stdout, stderr, status] = await Promise.all([
+        collect(child.stdout, budget),
+        collect(child.stderr, budget),
+        child.status,
+      ]);
       if (timedOut) {
         throw new DeadlineExceededError(
           `command ${JSON.stringify(cmd)} in container ${c.id} timed out after ` +
             `${timeoutMs / 1000}s and was killed`,
         );
       }
-      return { stdout: run.stdout, stderr: run.stderr, exitCode: run.code };
+      return { stdout, stderr, exitCode: status.code };
     } finally {
       clearTimeout(timer);
-      opts.signal?.removeEventListener("abort", kill);
+      opts.signal?.removeEventListener("abort", onAbort);
     }
   });
 }
@@ -327,7 +342,7 @@ export function execStreaming(
 ): Promise<number> {
   return withPidFile(c, (pidFile) => {
     const argv = runtimeExecArgv(c, cmd, pidFile, tty);
-    const kill = (child: Deno.ChildProcess) => killFromPidFile(pidFile, child.pid);
+    const kill = (child: Deno.ChildProcess) => killFromPidFile(pidFile, child);
     return tty ? runOnPty(argv, streams, signal, kill) : runPiped(argv, streams, signal, kill);
   });
 }

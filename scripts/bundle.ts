@@ -39,8 +39,6 @@ export function bundleArgs(outDir: string): string[] {
     "--outdir",
     outDir,
     "main.ts",
-    // The spawner's worker (linux/spawner.ts loads it beside its own chunk).
-    "linux/spawner_worker.ts",
   ];
 }
 

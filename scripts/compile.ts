@@ -29,8 +29,6 @@ export function compileArgs(output: string): string[] {
     "cri/api.proto",
     "--include",
     "admin/dashboard/dist",
-    "--include",
-    "linux/spawner_worker.ts", // a Worker's module (linux/spawner.ts)
     "--target",
     TARGET,
     "--output",
