@@ -53,13 +53,15 @@ export function selfMappings(smaps = Deno.readTextFileSync("/proc/self/smaps")):
 }
 
 /**
- * The executable's read-only mappings whose every page still equals the file (no copy-on-
- * write page: relocated data made read-only afterwards has some and is never touched).
+ * The executable's read-only mappings whose every page still equals the file: no copy-on-
+ * write page, which smaps counts as Anonymous (relocated data made read-only afterwards has
+ * some and is never touched). Not Private_Dirty: it also counts page-cache pages not yet
+ * written back (a binary installed a moment ago), which are the file's and safe to unmap.
  */
 export function cleanExecutableMappings(mappings: Mapping[], exe: string): Mapping[] {
   return mappings.filter((m) =>
     m.path === exe && !m.perms.includes("w") && m.perms.endsWith("p") &&
-    m.anonymousKb === 0 && m.privateDirtyKb === 0 && m.rssKb > 0
+    m.anonymousKb === 0 && m.rssKb > 0
   );
 }
 
@@ -69,9 +71,15 @@ export function cleanExecutableMappings(mappings: Mapping[], exe: string): Mappi
  * in use fault back in from the page cache (a minor fault each). Returns the KiB dropped.
  */
 export function dropCleanExecutablePages(): number {
+  let mappings: Mapping[];
+  try {
+    mappings = selfMappings();
+  } catch {
+    return 0; // no descriptor free to read smaps with (a flood): the next release drops them
+  }
   const exe = Deno.execPath();
   let dropped = 0;
-  for (const m of cleanExecutableMappings(selfMappings(), exe)) {
+  for (const m of cleanExecutableMappings(mappings, exe)) {
     const ptr = Deno.UnsafePointer.create(m.start);
     if (libc().madvise(ptr, m.end - m.start, MADV_DONTNEED) === 0) dropped += m.rssKb;
   }

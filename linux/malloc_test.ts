@@ -24,7 +24,7 @@ Private_Dirty:         0 kB
 7f0000000000-7f0000200000 r-xp 035cf000 08:01 1234 /usr/bin/deno
 Rss:                2100 kB
 Anonymous:             0 kB
-Private_Dirty:         0 kB
+Private_Dirty:      2100 kB
 7f0000400000-7f0000600000 r-xp 00000000 08:01 99 /usr/lib/x86_64-linux-gnu/libc.so.6
 Rss:                1600 kB
 Anonymous:             0 kB
@@ -45,7 +45,8 @@ Deno.test("cleanExecutableMappings: only the executable's read-only pages that e
       ["7f0000000000", "r-xp", 2100],
     ],
     "not the writable data, not the relocated read-only page (copy-on-write), not one with " +
-      "nothing resident, not another file's, not anonymous memory",
+      "nothing resident, not another file's, not anonymous memory; but one whose pages the " +
+      "page cache has not written back yet (dirty, not copied: a binary just installed)",
   );
 });
 
