@@ -215,12 +215,16 @@ Deno.test({
       await eventually("a new CRI connection is served after the flood", () => newCriServed(s));
       let rss = rssKiB(pid);
       const samples: number[] = [];
+      // 20%, or the 14 MiB that was when the baseline still held start-up's code pages
+      // (~70 MiB; the quiet-time release drops them now, linux/malloc.ts): the flood peaks
+      // at ~180 MiB, so memory that did not come back would be far above either.
+      const bound = Math.max(rssBefore * 1.2, rssBefore + 14 * 1024);
       await eventually(
-        () => `RSS back within 20% of ${rssBefore} KiB (KiB, each second: ${samples})`,
+        () => `RSS back within ${bound} KiB (${rssBefore} before; KiB, each second: ${samples})`,
         () => {
           rss = rssKiB(pid);
           samples.push(rss);
-          return rss <= rssBefore * 1.2;
+          return rss <= bound;
         },
         RSS_SETTLE_MS,
       );
