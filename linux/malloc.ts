@@ -19,7 +19,6 @@ interface Mapping {
   perms: string;
   path: string;
   anonymousKb: number;
-  privateDirtyKb: number;
   rssKb: number;
 }
 
@@ -36,18 +35,15 @@ export function selfMappings(smaps = Deno.readTextFileSync("/proc/self/smaps")):
         perms: head[3],
         path: head[4],
         anonymousKb: 0,
-        privateDirtyKb: 0,
         rssKb: 0,
       };
       out.push(cur);
       continue;
     }
-    const field = line.match(/^(Rss|Anonymous|Private_Dirty):\s+(\d+) kB/);
+    const field = line.match(/^(Rss|Anonymous):\s+(\d+) kB/);
     if (!field || !cur) continue;
-    const kb = Number(field[2]);
-    if (field[1] === "Rss") cur.rssKb = kb;
-    else if (field[1] === "Anonymous") cur.anonymousKb = kb;
-    else cur.privateDirtyKb = kb;
+    if (field[1] === "Rss") cur.rssKb = Number(field[2]);
+    else cur.anonymousKb = Number(field[2]);
   }
   return out;
 }
