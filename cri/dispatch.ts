@@ -46,6 +46,8 @@ export interface DispatcherOptions {
 
 export class CallDispatcher {
   private readonly routes = new Map<string, RpcDescriptor>();
+  /** The methods READ_ONLY names, matched once here rather than twice on every call. */
+  private readonly readOnly = new Set<string>();
   private readonly requests;
   private readonly latency;
   /** Calls being served: aborted on shutdown when they outlive the grace period. */
@@ -59,7 +61,10 @@ export class CallDispatcher {
   private readonly turns = new Turns();
 
   constructor(private readonly opts: DispatcherOptions) {
-    for (const rpc of opts.rpcs) this.routes.set(rpc.path, rpc);
+    for (const rpc of opts.rpcs) {
+      this.routes.set(rpc.path, rpc);
+      if (READ_ONLY.test(rpc.name)) this.readOnly.add(rpc.name);
+    }
     this.requests = opts.metrics.counter(
       "skiff_grpc_requests_total",
       "CRI gRPC calls by method and status code.",
@@ -72,7 +77,7 @@ export class CallDispatcher {
 
   /** Starts a call whose request was read: reads at once, the rest in turn. */
   start(method: string, run: () => void): void {
-    if (READ_ONLY.test(method)) run();
+    if (this.readOnly.has(method)) run();
     else this.turns.run(run);
   }
 
@@ -119,7 +124,7 @@ export class CallDispatcher {
     if (err === undefined || code === GrpcStatus.CANCELLED) {
       // A cancel is the client's choice (and a flood of them must not flood the log).
       if (err !== undefined) log.debug("rpc", { ...fields, error: err });
-      else if (READ_ONLY.test(method)) log.debug("rpc", fields);
+      else if (this.readOnly.has(method)) log.debug("rpc", fields);
       else log.info("rpc", fields);
     } else if (code === GrpcStatus.INTERNAL || code === GrpcStatus.UNKNOWN) {
       log.error("rpc", { ...fields, error: err });
