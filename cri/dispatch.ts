@@ -19,9 +19,10 @@ import type {
 } from "./handler.ts";
 import type { RpcDescriptor } from "./proto.ts";
 import {
-  frameMessage,
+  fillPrefix,
   GrpcWireError,
   httpStatusOnly,
+  MESSAGE_PREFIX_LENGTH,
   MessageReader,
   OK_TRAILERS,
   parseTimeout,
@@ -255,7 +256,7 @@ class Call {
   /** The reply's message; sent with the headers and trailers in one write by succeed(). */
   private async runUnary(handler: UnaryHandler<CriMethod>, req: unknown, ctx: CallContext) {
     const res = await handler(req as never, ctx);
-    return frameMessage(this.rpc.response.encode(res ?? {}));
+    return fillPrefix(this.rpc.response.encode(res ?? {}, MESSAGE_PREFIX_LENGTH));
   }
 
   private async runStream(
@@ -266,7 +267,7 @@ class Call {
     this.stream.sendHeaders(RESPONSE_HEADERS);
     const send = async (msg: unknown) => {
       if (ctx.signal.aborted) throw ctx.signal.reason;
-      this.stream.sendData(frameMessage(this.rpc.response.encode(msg)));
+      this.stream.sendData(fillPrefix(this.rpc.response.encode(msg, MESSAGE_PREFIX_LENGTH)));
       // Backpressure: a client that stops reading holds the producer, not Skiff's memory.
       await this.stream.drained();
     };
@@ -278,10 +279,8 @@ class Call {
     if (this.finished) return;
     this.end(GrpcStatus.OK);
     if (reply && !this.stream.aborted) {
-      this.stream.sendHeaders(RESPONSE_HEADERS);
-      this.stream.sendData(reply);
-    }
-    this.stream.sendTrailers(OK_TRAILERS);
+      this.stream.sendResponse(RESPONSE_HEADERS, reply, OK_TRAILERS);
+    } else this.stream.sendTrailers(OK_TRAILERS);
     this.stream.done();
   }
 

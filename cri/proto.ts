@@ -3,7 +3,7 @@
  * that turn wire bytes into the plain objects typed in `cri/types.ts`.
  */
 import protobuf from "protobufjs";
-import { concatBytes } from "../core/bytes.ts";
+import { decodeMessage, encodeMessage, planFor, varintSize } from "./codec/mod.ts";
 
 export const CRI_PACKAGE = "runtime.v1";
 export const SERVICE_NAMES = ["RuntimeService", "ImageService"] as const;
@@ -32,15 +32,32 @@ export function loadCriRoot(text?: string): protobuf.Root {
 }
 
 export interface MessageCodec<T> {
-  encode(value: unknown): Uint8Array;
+  /** The message's bytes, after `reserve` zero bytes left for the caller's prefix. */
+  encode(value: unknown, reserve?: number): Uint8Array;
   decode(bytes: Uint8Array): T;
 }
 
+/**
+ * The codec of one message type: Skiff's shared encoder and decoder (cri/codec) when the type
+ * has a plan (every CRI type has), protobufjs's generated code otherwise; the same bytes and
+ * objects either way.
+ */
 export function messageCodec<T>(type: protobuf.Type): MessageCodec<T> {
+  const plan = planFor(type);
+  if (plan) {
+    return {
+      encode: (value, reserve = 0) => encodeMessage(plan, value ?? {}, reserve),
+      decode: (bytes) => decodeMessage(plan, bytes) as T,
+    };
+  }
   return {
-    encode: (value) => {
+    encode: (value, reserve = 0) => {
       const msg = type.fromObject((value ?? {}) as Record<string, unknown>);
-      return type.encode(msg).finish();
+      const bytes = type.encode(msg).finish();
+      if (reserve === 0) return bytes;
+      const out = new Uint8Array(reserve + bytes.length);
+      out.set(bytes, reserve);
+      return out;
     },
     decode: (bytes) => type.toObject(type.decode(bytes), TO_OBJECT_OPTIONS) as T,
   };
@@ -61,36 +78,45 @@ export function listReplyCodec<T>(type: protobuf.Type): MessageCodec<T> {
   if (type.fieldsArray.length !== 1 || !field.repeated || !field.resolvedType) {
     throw new Error(`${type.name} is not a reply of one repeated message field`);
   }
-  const entryType = field.resolvedType as protobuf.Type;
+  const entryCodec = messageCodec<unknown>(field.resolvedType as protobuf.Type);
   const key = (field.id << 3) | 2; // length-delimited
   const cache = new WeakMap<object, Uint8Array>();
   return {
     decode: plain.decode,
-    encode: (value) => {
+    encode: (value, reserve = 0) => {
       const list = (value as Record<string, unknown> | null | undefined)?.[field.name];
-      if (!Array.isArray(list)) return plain.encode(value);
-      const parts: Uint8Array[] = [];
+      if (!Array.isArray(list)) return plain.encode(value, reserve);
+      const entries: Uint8Array[] = [];
+      let size = 0;
       for (const entry of list) {
         let bytes = cache.get(entry);
         if (!bytes) {
-          bytes = entryType.encode(entryType.fromObject(entry)).finish();
+          bytes = entryCodec.encode(entry);
           if (Object.isFrozen(entry)) cache.set(entry, bytes);
         }
-        parts.push(varint(key), varint(bytes.length), bytes);
+        entries.push(bytes);
+        size += varintSize(key) + varintSize(bytes.length) + bytes.length;
       }
-      return concatBytes(parts);
+      const out = new Uint8Array(reserve + size);
+      let pos = reserve;
+      for (const bytes of entries) {
+        pos = writeVarint(out, pos, key);
+        pos = writeVarint(out, pos, bytes.length);
+        out.set(bytes, pos);
+        pos += bytes.length;
+      }
+      return out;
     },
   };
 }
 
-function varint(n: number): Uint8Array {
-  const out: number[] = [];
+function writeVarint(out: Uint8Array, pos: number, n: number): number {
   while (n > 0x7f) {
-    out.push((n & 0x7f) | 0x80);
+    out[pos++] = (n & 0x7f) | 0x80;
     n >>>= 7;
   }
-  out.push(n);
-  return Uint8Array.from(out);
+  out[pos++] = n;
+  return pos;
 }
 
 /** One RPC of the CRI services, as the server routes it. */

@@ -96,13 +96,22 @@ export class MessageReader {
 /** A message with its 5-byte prefix (never compressed). */
 export function frameMessage(message: Uint8Array): Uint8Array {
   const out = new Uint8Array(MESSAGE_PREFIX_LENGTH + message.length);
-  const n = message.length;
-  out[1] = (n >>> 24) & 0xff;
-  out[2] = (n >>> 16) & 0xff;
-  out[3] = (n >>> 8) & 0xff;
-  out[4] = n & 0xff;
   out.set(message, MESSAGE_PREFIX_LENGTH);
-  return out;
+  return fillPrefix(out);
+}
+
+/**
+ * Writes the prefix into the first MESSAGE_PREFIX_LENGTH bytes of `framed`, a message encoded
+ * after that much room (no copy).
+ */
+export function fillPrefix(framed: Uint8Array): Uint8Array {
+  const n = framed.length - MESSAGE_PREFIX_LENGTH;
+  framed[0] = 0;
+  framed[1] = (n >>> 24) & 0xff;
+  framed[2] = (n >>> 16) & 0xff;
+  framed[3] = (n >>> 8) & 0xff;
+  framed[4] = n & 0xff;
+  return framed;
 }
 
 const TIMEOUT_UNIT_MS: Record<string, number> = {
