@@ -17,11 +17,13 @@ import {
   ErrorCode,
   Flag,
   type Frame,
+  FRAME_HEADER_LENGTH,
   FrameReader,
   FrameType,
   goawayPayload,
   headerFrames,
   MAX_WINDOW,
+  putFrame,
   readUint31,
   Setting,
   settingsPayload,
@@ -475,6 +477,29 @@ export class Http2ServerConnection implements StreamOwner {
   ): void {
     const block = fields instanceof Uint8Array ? fields : encodeWithoutIndexing(fields);
     for (const f of headerFrames(stream.id, block, end, this.peerMaxFrameSize)) this.queue(f);
+  }
+
+  writeResponse(
+    stream: ServerStream,
+    headers: Uint8Array,
+    data: Uint8Array,
+    trailers: Uint8Array,
+  ): boolean {
+    const max = this.peerMaxFrameSize;
+    if (
+      stream.pending.length > 0 || headers.length > max || trailers.length > max ||
+      data.length > Math.min(this.sendWindow, stream.sendWindow, max)
+    ) return false;
+    const out = new Uint8Array(
+      3 * FRAME_HEADER_LENGTH + headers.length + data.length + trailers.length,
+    );
+    let at = putFrame(out, 0, FrameType.HEADERS, Flag.END_HEADERS, stream.id, headers);
+    at = putFrame(out, at, FrameType.DATA, 0, stream.id, data);
+    putFrame(out, at, FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, stream.id, trailers);
+    this.sendWindow -= data.length;
+    stream.sendWindow -= data.length;
+    this.queue(out);
+    return true;
   }
 
   flushStream(stream: ServerStream): void {

@@ -15,6 +15,7 @@ import {
   Setting,
   uint32Payload,
 } from "./frames.ts";
+import { encodeWithoutIndexing } from "./hpack.ts";
 import { Peer, type SentFrame } from "./test_peer.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
@@ -91,6 +92,44 @@ Deno.test("http2: DATA waits for the client's window; trailers follow the last b
   ]);
   assert.ok(drained);
   assert.equal(p.conn.activeStreams, 0);
+});
+
+Deno.test("http2: a whole response leaves as one buffer, or frame by frame when the window is short", async () => {
+  const headers = encodeWithoutIndexing([{ name: ":status", value: "200", sensitive: false }]);
+  const trailers = encodeWithoutIndexing([{ name: "grpc-status", value: "0", sensitive: false }]);
+  const p = new Peer();
+  p.open();
+  await p.received();
+  p.send(p.headers(1, "/x", true));
+  p.streams[0].sendResponse(headers, text("0123456789"), trailers);
+  p.streams[0].done();
+  await Promise.resolve();
+  assert.equal(p.writes.length, 1, "one write");
+  const one = await p.received();
+  assert.deepStrictEqual(one.map((f) => [f.type, f.flags, f.payload.length]), [
+    [FrameType.HEADERS, Flag.END_HEADERS, headers.length],
+    [FrameType.DATA, 0, 10],
+    [FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, trailers.length],
+  ]);
+  assert.deepStrictEqual(p.decode(one[2]), [["grpc-status", "0"]]);
+  assert.equal(p.conn.activeStreams, 0);
+
+  const q = new Peer();
+  q.open([[Setting.INITIAL_WINDOW_SIZE, 4]]);
+  await q.received();
+  q.send(q.headers(1, "/x", true));
+  q.streams[0].sendResponse(headers, text("0123456789"), trailers);
+  q.streams[0].done();
+  assert.deepStrictEqual((await q.received()).map((f) => [f.type, f.payload.length]), [
+    [FrameType.HEADERS, headers.length],
+    [FrameType.DATA, 4],
+  ]);
+  q.send(encodeFrame(FrameType.WINDOW_UPDATE, 0, 1, uint32Payload(100)));
+  assert.deepStrictEqual((await q.received()).map((f) => [f.type, f.payload.length]), [
+    [FrameType.DATA, 6],
+    [FrameType.HEADERS, trailers.length],
+  ]);
+  assert.equal(q.conn.activeStreams, 0);
 });
 
 Deno.test("http2: bytes fed one at a time give the same streams", async () => {

@@ -148,14 +148,27 @@ export function encodeFrame(
   payload: Uint8Array = new Uint8Array(0),
 ): Uint8Array {
   const out = new Uint8Array(FRAME_HEADER_LENGTH + payload.length);
-  out[0] = (payload.length >>> 16) & 0xff;
-  out[1] = (payload.length >>> 8) & 0xff;
-  out[2] = payload.length & 0xff;
-  out[3] = type;
-  out[4] = flags;
-  writeUint32(out, 5, streamId & MAX_WINDOW);
-  out.set(payload, FRAME_HEADER_LENGTH);
+  putFrame(out, 0, type, flags, streamId, payload);
   return out;
+}
+
+/** Writes a frame into `out` at `at`; returns where it ends. */
+export function putFrame(
+  out: Uint8Array,
+  at: number,
+  type: number,
+  flags: number,
+  streamId: number,
+  payload: Uint8Array,
+): number {
+  out[at] = (payload.length >>> 16) & 0xff;
+  out[at + 1] = (payload.length >>> 8) & 0xff;
+  out[at + 2] = payload.length & 0xff;
+  out[at + 3] = type;
+  out[at + 4] = flags;
+  writeUint32(out, at + 5, streamId & MAX_WINDOW);
+  out.set(payload, at + FRAME_HEADER_LENGTH);
+  return at + FRAME_HEADER_LENGTH + payload.length;
 }
 
 export function settingsPayload(settings: ReadonlyArray<[number, number]>): Uint8Array {

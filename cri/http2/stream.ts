@@ -13,6 +13,16 @@ export interface StreamOwner {
     block: Uint8Array | readonly HeaderField[],
     end: boolean,
   ): void;
+  /**
+   * A whole response (header block, one DATA payload, trailer block) as one buffer, when
+   * nothing is queued and the windows and frame size take it; false otherwise (nothing sent).
+   */
+  writeResponse(
+    stream: ServerStream,
+    headers: Uint8Array,
+    data: Uint8Array,
+    trailers: Uint8Array,
+  ): boolean;
   /** Sends what the windows allow of the stream's queued DATA (and trailers after it). */
   flushStream(stream: ServerStream): void;
   /** Sends RST_STREAM and forgets the stream. */
@@ -84,6 +94,23 @@ export class ServerStream {
     this.pending.push(bytes);
     this.pendingBytes += bytes.length;
     this.owner.flushStream(this);
+  }
+
+  /**
+   * Headers, body and trailers in one go: a unary reply. One buffer when it fits (most do),
+   * else the frames one by one as flow control allows.
+   */
+  sendResponse(headers: Uint8Array, data: Uint8Array, trailers: Uint8Array): void {
+    if (this.sendEnded || this.headersSent) return;
+    if (this.owner.writeResponse(this, headers, data, trailers)) {
+      this.headersSent = true;
+      this.sendEnded = true;
+      this.closeIfDone();
+      return;
+    }
+    this.sendHeaders(headers);
+    this.sendData(data);
+    this.sendTrailers(trailers);
   }
 
   /** Trailers end the response; they leave after every queued DATA byte. */
