@@ -1,20 +1,21 @@
 /**
  * The CRI gRPC server on a unix socket: Skiff's own HTTP/2 (cri/http2/) and gRPC framing
- * (cri/grpc/) on node:net, one JS hop per call. Every RPC of both services is routed: built
- * ones to their handler, the rest to UNIMPLEMENTED naming the RPC (cri/dispatch.ts).
+ * (cri/grpc/) on Deno's unix socket, one JS hop per call. Every RPC of both services is
+ * routed: built ones to their handler, the rest to UNIMPLEMENTED naming the RPC
+ * (cri/dispatch.ts).
  *
  * Any `:authority` is accepted, so kubelet and crictl older than 1.30 (which send the socket
  * path there, refused by nghttp2-based servers) work without a rewriting front.
  */
-import net from "node:net";
 import { dirname } from "node:path";
-import { ListenerWatchdog } from "../core/connection_guard.ts";
+import { isOutOfDescriptors } from "../core/connection_guard.ts";
 import { FailedPreconditionError, UnavailableError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import type { MetricsRegistry } from "../core/metrics.ts";
 import { ConnectionError } from "./http2/frames.ts";
 import { Http2ServerConnection } from "./http2/connection.ts";
 import { CallDispatcher } from "./dispatch.ts";
+import { SocketConnection } from "./socket_connection.ts";
 import type { CriHandlers } from "./handler.ts";
 import { loadCriRoot, SERVICE_NAMES, serviceRpcs } from "./proto.ts";
 
@@ -32,14 +33,16 @@ const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 const MAX_UNREAD_BYTES = 32 * 1024 * 1024;
 /** A connection must send the HTTP/2 preface and SETTINGS within this time. */
 const PREFACE_TIMEOUT_MS = 10_000;
+/** After a failed accept (out of descriptors), the next try; clients wait in the backlog. */
+const ACCEPT_RETRY_MS = 100;
 /** What a valid `:authority` holds (RFC 3986 host[:port]); old kubelets send a path. */
 const HOST_AUTHORITY = /^[A-Za-z0-9\-._~!$&'()*+,;=:@%[\]]+$/;
 
 export class CriServer {
-  private listener?: net.Server;
-  private watchdog?: ListenerWatchdog;
+  private listener?: Deno.UnixListener;
+  private accepting?: Promise<void>;
   private dispatcher?: CallDispatcher;
-  private readonly connections = new Map<net.Socket, Http2ServerConnection>();
+  private readonly connections = new Map<SocketConnection, Http2ServerConnection>();
   private readonly pathAuthorities;
 
   constructor(private readonly opts: CriServerOptions) {
@@ -65,28 +68,38 @@ export class CriServer {
       log: this.opts.log,
       maxMessageBytes: MAX_MESSAGE_BYTES,
     });
-    const listener = net.createServer((s) => this.accept(s));
-    await new Promise<void>((resolve, reject) => {
-      listener.once("error", reject);
-      listener.listen(socket, () => {
-        listener.removeListener("error", reject);
-        resolve();
-      });
-    });
-    listener.on("error", (err) => this.opts.log.error("CRI listener error", { error: err }));
+    const listener = Deno.listen({ transport: "unix", path: socket });
     this.listener = listener;
     await Deno.chmod(socket, 0o660);
-    this.watchdog = new ListenerWatchdog(listener, {
-      name: "CRI socket",
-      intervalMs: 5000,
-      log: this.opts.log,
-      target: () => ({ path: socket }),
-      relisten: () => {
-        listener.close();
-        listener.listen(socket, () => Deno.chmod(socket, 0o660).catch(() => {}));
-      },
-    });
+    this.accepting = this.acceptLoop(listener);
     this.opts.log.info("CRI server listening", { socket });
+  }
+
+  /**
+   * Accepts until the listener is closed. Out of descriptors, accept fails: that is logged
+   * once per episode and retried shortly (clients wait in the kernel's backlog), so kubelet
+   * can always reconnect once descriptors are free again.
+   */
+  private async acceptLoop(listener: Deno.UnixListener): Promise<void> {
+    let failing = false;
+    for (;;) {
+      let conn: Deno.UnixConn;
+      try {
+        conn = await listener.accept();
+      } catch (err) {
+        if (this.listener !== listener) return;
+        if (!failing) {
+          const what = isOutOfDescriptors(err) ? "out of file descriptors" : "accept failed";
+          this.opts.log.warn(`CRI socket: ${what}; new connections wait`, { error: err });
+        }
+        failing = true;
+        await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
+        continue;
+      }
+      if (failing) this.opts.log.info("CRI socket: accepting connections again");
+      failing = false;
+      this.accept(conn);
+    }
   }
 
   /**
@@ -98,8 +111,8 @@ export class CriServer {
     const dispatcher = this.dispatcher;
     if (!listener || !dispatcher) return;
     this.listener = undefined;
-    this.watchdog?.stop();
     listener.close();
+    await this.accepting;
     for (const conn of this.connections.values()) conn.drain();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = new Promise<boolean>((resolve) => {
@@ -121,28 +134,23 @@ export class CriServer {
     await Deno.remove(this.opts.socket).catch(() => {});
   }
 
-  private accept(socket: net.Socket): void {
+  private accept(client: Deno.UnixConn): void {
     const max = this.opts.maxConnections ?? 1024;
     if (!this.listener || this.connections.size >= max) {
       if (this.listener) {
         this.opts.log.warn("CRI connection refused: too many open", { max });
       }
-      socket.destroy();
+      client.close();
       return;
     }
     const dispatcher = this.dispatcher!;
+    const socket = new SocketConnection(client, {
+      maxUnreadBytes: MAX_UNREAD_BYTES,
+      prefaceTimeoutMs: PREFACE_TIMEOUT_MS,
+      onClose: (closed) => this.connections.delete(closed),
+    });
     const conn = new Http2ServerConnection(
-      {
-        write: (bytes) => {
-          // A peer that grants windows but never reads would make the socket's buffer grow.
-          if (socket.writableLength > MAX_UNREAD_BYTES) socket.destroy();
-          else socket.write(bytes);
-        },
-        close: () => {
-          socket.end();
-          setTimeout(() => socket.destroy(), 1000);
-        },
-      },
+      socket,
       (stream) => {
         if (!HOST_AUTHORITY.test(stream.header(":authority") ?? "localhost")) {
           this.pathAuthorities.inc({});
@@ -159,18 +167,7 @@ export class CriServer {
       },
     );
     this.connections.set(socket, conn);
-    const preface = setTimeout(() => {
-      if (!conn.isClosed && !conn.prefaceComplete) socket.destroy();
-    }, PREFACE_TIMEOUT_MS);
-    socket.on("data", (chunk: Uint8Array) => {
-      conn.receive(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-    });
-    socket.on("error", () => socket.destroy());
-    socket.on("close", () => {
-      clearTimeout(preface);
-      this.connections.delete(socket);
-      conn.transportClosed();
-    });
+    socket.serve(conn);
   }
 }
 
