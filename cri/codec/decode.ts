@@ -165,14 +165,12 @@ function readString(end: number): string {
   const stop = delimitedEnd(end);
   const start = pos;
   pos = stop;
-  if (stop - start <= 64) {
-    let s = "";
+  if (stop - start <= 256) {
     for (let i = start; i < stop; i++) {
-      const c = buf[i];
-      if (c & 0x80) return strict.decode(buf.subarray(start, stop));
-      s += String.fromCharCode(c);
+      if (buf[i] & 0x80) return strict.decode(buf.subarray(start, stop));
     }
-    return s;
+    // ASCII: one string made at once (a char-by-char build left garbage behind).
+    return String.fromCharCode.apply(null, buf.subarray(start, stop) as unknown as number[]);
   }
   return strict.decode(buf.subarray(start, stop));
 }
