@@ -50,8 +50,8 @@ export class SocketConnection implements Transport {
       for (;;) {
         const n = await this.conn.read(buffer);
         if (n === null || this.#closed) break;
-        // A copy: frames keep views of what they were read from.
-        this.#http2!.receive(buffer.slice(0, n));
+        // The frame reader copies what it keeps, so one buffer serves every read.
+        this.#http2!.receive(buffer.subarray(0, n));
       }
     } catch {
       // Reset by the client, or closed here: either way the connection is over.

@@ -147,6 +147,32 @@ Deno.test("http2: bytes fed one at a time give the same streams", async () => {
   assert.ok(!p.closed);
 });
 
+Deno.test("http2: bytes read into one reused buffer give the same streams (nothing keeps a view of it)", async () => {
+  const p = new Peer();
+  const whole = concatBytes([
+    CONNECTION_PREFACE,
+    encodeFrame(FrameType.SETTINGS, 0, 0),
+    p.headers(1, "/reused"),
+    data(1, text("hello "), false),
+    data(1, text("world"), true),
+  ]);
+  const reused = new Uint8Array(7);
+  const body: string[] = [];
+  for (let at = 0; at < whole.length; at += reused.length) {
+    const n = Math.min(reused.length, whole.length - at);
+    reused.set(whole.subarray(at, at + n));
+    p.conn.receive(reused.subarray(0, n));
+    if (p.streams[0] && body.length === 0) {
+      p.streams[0].onData = (c) => body.push(new TextDecoder().decode(c));
+    }
+    reused.fill(0xee); // what the next read would overwrite
+  }
+  assert.equal(p.streams[0].header(":path"), "/reused");
+  assert.deepStrictEqual(body.join(""), "hello world");
+  assert.ok(p.streams[0].recvEnded);
+  await p.received();
+});
+
 Deno.test("http2: a client RST_STREAM aborts the stream, which counts until the app is done", async () => {
   const p = new Peer({ ...DEFAULT_LIMITS, maxConcurrentStreams: 1 });
   p.open();

@@ -78,13 +78,18 @@ export class ConnectionError extends Error {
  * frame longer than `maxFrameSize` (the SETTINGS_MAX_FRAME_SIZE the server advertised)
  * before buffering it.
  */
+const NOTHING = new Uint8Array(0);
+
 export class FrameReader {
-  private buffer: Uint8Array = new Uint8Array(0);
+  private buffer: Uint8Array = NOTHING;
   private prefaceSeen = false;
 
   constructor(private readonly maxFrameSize = DEFAULT_MAX_FRAME_SIZE) {}
 
-  /** Frames completed by `chunk`; their payloads are copies, safe to keep. */
+  /**
+   * Frames completed by `chunk`; their payloads are copies, safe to keep, and nothing of
+   * `chunk` itself is kept (the caller may reuse it).
+   */
   push(chunk: Uint8Array): Frame[] {
     let buf = this.buffer.length === 0 ? chunk : concatBytes([this.buffer, chunk]);
     if (!this.prefaceSeen) {
@@ -118,7 +123,7 @@ export class FrameReader {
       });
       pos = end;
     }
-    this.buffer = pos === buf.length ? new Uint8Array(0) : buf.slice(pos);
+    this.buffer = pos === buf.length ? NOTHING : buf.slice(pos);
     return frames;
   }
 }
