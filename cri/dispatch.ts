@@ -76,10 +76,14 @@ export class CallDispatcher {
     );
   }
 
-  /** Starts a call whose request was read: reads at once, the rest in turn. */
-  start(method: string, run: () => void): void {
+  /**
+   * Starts a call whose request was read: reads at once, the rest in turn, and a state
+   * change not while its own connection's replies wait for the client's window (for a
+   * while: see core/turns.ts).
+   */
+  start(method: string, run: () => void, stream: ServerStream): void {
     if (this.readOnly.has(method)) run();
-    else this.turns.run(run);
+    else this.turns.run(run, stream.connection);
   }
 
   /** Resolves when no call is in flight. */
@@ -210,7 +214,7 @@ class Call {
     stream.onEnd = () => {
       if (this.finished) return;
       // A call cancelled while it waited its turn has already failed: it never starts.
-      this.dispatcher.start(this.rpc.name, () => this.finished || this.run());
+      this.dispatcher.start(this.rpc.name, () => this.finished || this.run(), stream);
     };
   }
 

@@ -124,6 +124,12 @@ export class Http2ServerConnection implements StreamOwner {
     }
   }
 
+  get repliesWaiting(): boolean {
+    if (this.sendWindow > 0) return false;
+    for (const s of this.streams.values()) if (s.pendingBytes > 0 && !s.sendEnded) return true;
+    return false;
+  }
+
   get activeStreams(): number {
     return this.streams.size;
   }

@@ -132,6 +132,24 @@ Deno.test("http2: a whole response leaves as one buffer, or frame by frame when 
   assert.equal(q.conn.activeStreams, 0);
 });
 
+Deno.test("http2: replies waiting on the client's connection window are reported until it opens", async () => {
+  const p = new Peer();
+  p.open();
+  await p.received();
+  assert.equal(p.conn.repliesWaiting, false);
+  p.send(p.headers(1, "/big", true));
+  const s = p.streams[0];
+  s.sendHeaders([{ name: ":status", value: "200", sensitive: false }]);
+  // More than the 65,535-byte connection window a client starts with.
+  s.sendData(new Uint8Array(70_000));
+  assert.equal(p.conn.repliesWaiting, true);
+  assert.equal(s.connection.repliesWaiting, true);
+  await p.received();
+  p.send(encodeFrame(FrameType.WINDOW_UPDATE, 0, 0, uint32Payload(10_000)));
+  p.send(encodeFrame(FrameType.WINDOW_UPDATE, 0, 1, uint32Payload(10_000)));
+  assert.equal(p.conn.repliesWaiting, false, "all of it went out");
+});
+
 Deno.test("http2: bytes fed one at a time give the same streams", async () => {
   const p = new Peer();
   const all = concatBytes([

@@ -7,6 +7,8 @@ import type { HeaderField } from "./hpack.ts";
 
 /** What a stream needs of its connection. */
 export interface StreamOwner {
+  /** Replies are queued behind the client's connection window (it has not read enough). */
+  readonly repliesWaiting: boolean;
   /** Queues a header block (HEADERS + CONTINUATIONs) for the stream. */
   writeHeaders(
     stream: ServerStream,
@@ -73,6 +75,11 @@ export class ServerStream {
   ) {
     this.sendWindow = sendWindow;
     this.recvWindow = recvWindow;
+  }
+
+  /** The connection, as far as whether its replies wait for the client's WINDOW_UPDATE. */
+  get connection(): { readonly repliesWaiting: boolean } {
+    return this.owner;
   }
 
   header(name: string): string | undefined {
