@@ -68,14 +68,12 @@ function singular(f: FieldPlan, v: unknown): unknown {
       const n = Number(v);
       return Object.is(n, 0) ? undefined : n;
     }
+    // fromObject skips a value whose Number() is 0 and encode one that converts to 0; the
+    // second includes the first.
     case Kind.Int32:
-      return v == null || Number(v) === 0 || ((v as number) | 0) === 0
-        ? undefined
-        : (v as number) | 0;
+      return v == null || ((v as number) | 0) === 0 ? undefined : (v as number) | 0;
     case Kind.Uint32:
-      return v == null || Number(v) === 0 || (v as number) >>> 0 === 0
-        ? undefined
-        : (v as number) >>> 0;
+      return v == null || (v as number) >>> 0 === 0 ? undefined : (v as number) >>> 0;
     case Kind.Int64:
     case Kind.Uint64: {
       if (v == null) return undefined;
@@ -90,8 +88,7 @@ function singular(f: FieldPlan, v: unknown): unknown {
     case Kind.Bytes:
       return v == null || !(v as ArrayLike<number>).length ? undefined : bytesOf(f, v, true);
     case Kind.Enum: {
-      if (v === f.enumDefault) return undefined;
-      if (typeof v === "string" && f.enumByName!.get(v) === f.enumDefault) return undefined;
+      // The default, given as its number or its name, is left out like an unknown name.
       const n = enumNumber(f, v);
       return n === undefined || n === f.enumDefault ? undefined : n;
     }
