@@ -101,15 +101,19 @@ export async function mixRound(
     }
     if (r.errors) into.errors.push(`probe: ${r.errors} failed reads`);
   });
+  let readMax = 0;
   await Promise.all(calls.map(async ([kind, fn]) => {
     try {
       await fn();
-      (into.times[kind] ??= []).push(performance.now() - t0);
+      const took = performance.now() - t0;
+      (into.times[kind] ??= []).push(took);
+      if (READ_KINDS.includes(kind)) readMax = Math.max(readMax, took);
     } catch (e) {
       into.errors.push(`${kind}: ${e instanceof Error ? e.message : e}`);
     }
   }));
   into.bursts.push(performance.now() - t0);
+  (into.burstReadMax ??= []).push(readMax);
   await probed;
   // Not measured: the churned pods are removed after the burst.
   await pool(

@@ -1,8 +1,9 @@
 /**
  * The mix's independent reader (`--mix-probe`): bench/compare/readprobe, a grpc-go client in
- * a process of its own, issues its own reads at the moment of each burst. If its reads come
- * back sooner than the bench client's, the delay is in the bench's client (one Deno thread
- * and one grpc-js connection receiving 200 answers), not in the runtime.
+ * a process of its own (kubelet's client stack), issues its own reads through each burst,
+ * one every 5 ms from its start, each timed on its own. It shows what a read costs while
+ * the runtime is busy, apart from the bench's client (one Deno thread and one grpc-js
+ * connection receiving 200 answers), which bounds how soon the mix's own reads complete.
  */
 import { makeTempDir } from "../../tests/helpers/env.ts";
 
@@ -10,7 +11,7 @@ const SOURCE_DIR = new URL("./readprobe/", import.meta.url).pathname;
 const GOPATH_SYSTEM = "/usr/share/gocode";
 
 export interface ReadProbe {
-  /** Fires the probe's reads now; resolves with their times (ms from firing) by method. */
+  /** Starts the probe's reads now; resolves with each one's latency (ms) by method. */
   fire(containerId: string): Promise<{ times: Record<string, number[]>; errors: number }>;
   close(): Promise<void>;
 }

@@ -25,10 +25,13 @@ export interface RuntimeResult {
 export interface MixResult {
   counts: { pods: number; exec: number; churn: number; reads: number };
   times: Partial<Record<MixKind, number[]>>;
-  /** `--mix-probe`: the reads of the separate grpc-go client, ms from its burst. */
+  /** `--mix-probe`: the latencies of the separate grpc-go client's reads through each burst, ms. */
   probeTimes?: Partial<Record<MixKind, number[]>>;
   errors: string[];
+  /** Each burst's length, ms (its slowest call). */
   bursts: number[];
+  /** Each burst's slowest read, ms from the burst's start. */
+  burstReadMax?: number[];
 }
 
 export interface BenchResult {
@@ -72,11 +75,13 @@ function loadRows(res: BenchResult): Row[] {
     }
   }
   for (const kind of READ_KINDS) {
-    out.push({
-      measure: `${mixCalls}-call mix, separate Go client: ${kind} p99`,
-      unit: "ms",
-      value: (r) => percentile(r.mix.probeTimes?.[kind] ?? [], 99),
-    });
+    for (const p of [50, 99]) {
+      out.push({
+        measure: `${mixCalls}-call mix, separate Go client: ${kind} p${p}`,
+        unit: "ms",
+        value: (r) => percentile(r.mix.probeTimes?.[kind] ?? [], p),
+      });
+    }
   }
   const idle = `idle, ${c.idlePods} pods polled ${c.idleSeconds} s`;
   out.push(
@@ -228,6 +233,16 @@ function mixErrors(res: BenchResult): string {
     .join(", ");
 }
 
+/** Each burst's slowest read, per runtime: the p99 is one burst's, this shows which. */
+function mixSlowestReads(res: BenchResult): string {
+  const per: string[] = [];
+  for (const [name, r] of Object.entries(res.runtimes)) {
+    const slowest = r?.mix?.burstReadMax;
+    if (slowest?.length) per.push(`${name} ${slowest.map((ms) => ms.toFixed(0)).join("/")} ms`);
+  }
+  return per.length ? `; slowest read of each burst: ${per.join(", ")}` : "";
+}
+
 const SKIFF_FORMS = {
   bundle: "as shipped (the minified bundle of scripts/bundle.ts)",
   source: "from its sources (main.ts, --skiff-source)",
@@ -249,7 +264,8 @@ export function markdownTable(res: BenchResult): string {
     `image, ${c.listCalls} ListContainers calls, memory at 0 and ${c.memoryPods} running pods; ` +
     `${c.mixRounds} round(s) of the ${c.mixExec + c.mixChurn + c.mixReads}-call mix ` +
     `(${c.mixExec} ExecSync, ${c.mixChurn} RunPodSandbox+StopPodSandbox, ${c.mixReads} reads on ` +
-    `${c.mixPods} pods; errors: ${mixErrors(res)}), ${c.idlePods} idle pods polled for ` +
+    `${c.mixPods} pods; errors: ${mixErrors(res)}${mixSlowestReads(res)}), ${c.idlePods} ` +
+    `idle pods polled for ` +
     `${c.idleSeconds} s, memory after ${c.footprintCycle} pods created and removed` +
     (res.seconds ? `; ${res.seconds} s in all.` : ".") +
     (res.skiffForm ? ` Skiff ran ${SKIFF_FORMS[res.skiffForm]}.` : ""),

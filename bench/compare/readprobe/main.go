@@ -1,9 +1,12 @@
 // readprobe: an independent CRI client for the 200-call mix (bench/concurrency.ts). It
 // dials the runtime's socket once, warms the connection up, then waits on stdin: for each
-// line "go <container-id>" it issues -reads calls at once (ListContainers, ContainerStatus
-// of that container, ListPodSandbox in turn) and prints one JSON line of each call's
-// latency in ms by method. A grpc-go client in its own process, so a delay it sees is not
-// the bench's own client (Deno, grpc-js, one thread) being busy.
+// line "go <container-id>" it issues -reads calls (ListContainers, ContainerStatus of that
+// container, ListPodSandbox in turn), one every -every-ms so they land all through the
+// burst's busiest part as kubelet's relists and probes would, and prints one JSON line of
+// each call's own latency in ms by method. A grpc-go client in its own process, so a delay
+// it sees is not the bench's own client (Deno, grpc-js, one thread) being busy. (Fired all
+// at once, its reads reached the runtime before the bench's burst did and measured an idle
+// runtime.)
 //
 // Built offline from Debian's golang-google-grpc-dev in GOPATH mode, as the test clients.
 package main
@@ -37,6 +40,7 @@ const svc = "/runtime.v1.RuntimeService/"
 func main() {
 	socket := flag.String("socket", "", "unix socket of the CRI server")
 	reads := flag.Int("reads", 30, "reads per burst")
+	everyMs := flag.Int("every-ms", 5, "ms between the starts of two reads")
 	flag.Parse()
 	conn, err := grpc.Dial("passthrough:///"+*socket,
 		grpc.WithInsecure(),
@@ -66,8 +70,10 @@ func main() {
 		errs := 0
 		var mu sync.Mutex
 		var wg sync.WaitGroup
-		t0 := time.Now()
 		for i := 0; i < *reads; i++ {
+			if i > 0 {
+				time.Sleep(time.Duration(*everyMs) * time.Millisecond)
+			}
 			m := methods[i%len(methods)]
 			req := empty
 			if m == "ContainerStatus" {
@@ -79,6 +85,7 @@ func main() {
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				defer cancel()
 				var r []byte
+				t0 := time.Now()
 				err := conn.Invoke(ctx, svc+m, &req, &r, grpc.ForceCodec(rawCodec{}))
 				ms := float64(time.Since(t0).Microseconds()) / 1000
 				mu.Lock()
