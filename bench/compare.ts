@@ -7,11 +7,12 @@
  *   options: --only skiff|containerd (one side, no ratios), --out DIR (default bench/results),
  *   --phases a,b (only those; see PHASES), --skiff-v8-flags F (DENO_V8_FLAGS for Skiff's daemon; default the shipped
  *   ones, core/v8_flags.ts),
- *   --mix-probe (the mix: a separate grpc-go client also issues reads at each burst;
- *   --mix-probe-reads N of them, default 30)
+ *   --mix-probe (the mix: a separate grpc-go client also issues reads through each burst,
+ *   one every 5 ms; --mix-probe-reads N of them, default 30)
  *   --skiff-toml 'key = value' (repeatable: a top-level line of Skiff's config, e.g.
  *   'log_level = "debug"')
- *   --skiff-env K=V (repeatable: more environment for Skiff's daemon, e.g. MALLOC_ARENA_MAX=2)
+ *   --skiff-env K=V (repeatable: more environment for Skiff's daemon, over the shipped
+ *   DAEMON_ENV of core/v8_flags.ts: e.g. DENO_TOKIO_EVENT_INTERVAL=61 for Deno's default)
  *   --skiff-source (run Skiff's main.ts; by default the bench runs the daemon as it ships, the
  *   bundle scripts/bundle.ts builds, into the run's temp dir)
  *

@@ -9,6 +9,9 @@
  * (denort-<target>.zip for this exact Deno version, unzipped); otherwise use the offline
  * release tarball (scripts/release.sh), which needs no download at all.
  *
+ * A compiled binary carries the daemon's flags but not its environment (DAEMON_ENV in
+ * core/v8_flags.ts, read by Deno before any code runs): whatever starts it sets that.
+ *
  *   deno task compile [--output dist/skiff] [--dry-run]
  */
 import { parseArgs } from "node:util";

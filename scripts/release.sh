@@ -44,6 +44,8 @@ fi
 # The daemon's deno and V8 flags (core/v8_flags.ts), as the compiled binary has them baked in.
 RUN_FLAGS=$("$DENO" run --no-config "$ROOT/core/v8_flags.ts")
 [ -n "$RUN_FLAGS" ] || { echo "release.sh: cannot read the daemon's flags from core/v8_flags.ts" >&2; exit 1; }
+RUN_ENV=$("$DENO" run --no-config "$ROOT/core/v8_flags.ts" --env)
+[ -n "$RUN_ENV" ] || { echo "release.sh: cannot read the daemon's environment from core/v8_flags.ts" >&2; exit 1; }
 [ -d "$ROOT/node_modules" ] || { echo "release.sh: no node_modules; run: deno install --frozen" >&2; exit 1; }
 
 NAME="skiff-$VERSION"
@@ -75,17 +77,19 @@ cat > "$DIR/bin/skiff" <<'LAUNCHER'
 # Skiff launcher (offline release): the bundled deno runs Skiff's bundle (app/bundle, made
 # from app/'s sources by scripts/bundle.ts) with the vendored npm packages it leaves out;
 # --cached-only means nothing is ever fetched from the network.
-# Its deno and V8 flags are the daemon's own (core/v8_flags.ts, as release.sh found them).
+# Its deno and V8 flags and its environment are the daemon's own (core/v8_flags.ts, as
+# release.sh found them).
 set -e
 HERE=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 export DENO_DIR="$HERE/deno_dir"
 export DENO_NO_UPDATE_CHECK=1
 export DENO_NO_PROMPT=1
+export @RUN_ENV@
 exec "$HERE/libexec/deno" run --cached-only --allow-all @RUN_FLAGS@ \
   --config "$HERE/app/deno.json" \
   "$HERE/app/bundle/main.js" "$@"
 LAUNCHER
-sed -i "s|@RUN_FLAGS@|$RUN_FLAGS|" "$DIR/bin/skiff"
+sed -i -e "s|@RUN_FLAGS@|$RUN_FLAGS|" -e "s|@RUN_ENV@|$RUN_ENV|" "$DIR/bin/skiff"
 chmod 0755 "$DIR/bin/skiff" "$DIR/libexec/deno" "$DIR/install" "$DIR/uninstall"
 
 # Prove it before shipping it: the launcher must run with no network at all.

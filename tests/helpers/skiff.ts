@@ -4,7 +4,7 @@
  * made, pass or fail.
  */
 import { CriClient } from "../../cri/client.ts";
-import { DAEMON_DENO_FLAGS } from "../../core/v8_flags.ts";
+import { DAEMON_DENO_FLAGS, DAEMON_ENV } from "../../core/v8_flags.ts";
 import { freePort, makeTempDir, uniqueBridgeName, uniqueSubnet } from "./env.ts";
 import {
   killPodProcesses,
@@ -126,7 +126,8 @@ export class TestSkiff {
   async start(timeoutMs = 15000): Promise<void> {
     const log = await Deno.open(this.logFile, { append: true, create: true, write: true });
     this.child = new Deno.Command(DENO, {
-      // The daemon's own deno flags (as shipped); its V8 flags come from opts.env if wanted.
+      // The daemon's own deno flags and environment (as shipped); its V8 flags come from
+      // opts.env if wanted.
       args: skiffRunArgs(
         ["serve", "--config", this.configPath],
         this.opts.main,
@@ -135,7 +136,7 @@ export class TestSkiff {
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
-      env: this.opts.env,
+      env: { ...DAEMON_ENV, ...this.opts.env },
     }).spawn();
     // Both streams go to the log file; closing the file handle is left to the pipes.
     const pump = async (r: ReadableStream<Uint8Array>) => {

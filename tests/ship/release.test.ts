@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { defaultConfig, parseConfig } from "../../core/config/mod.ts";
 import { SKIFF_VERSION } from "../../core/version.ts";
-import { DAEMON_RUN_FLAGS } from "../../core/v8_flags.ts";
+import { DAEMON_ENV, DAEMON_RUN_FLAGS } from "../../core/v8_flags.ts";
 import { CriClient } from "../../cri/client.ts";
 import { makeTempDir, missingPrerequisites } from "../helpers/env.ts";
 
@@ -55,15 +55,21 @@ Deno.test({
         assert.match(stdout, /deno 2\.9\./);
       });
 
-      await t.step("bin/skiff runs the bundle with the daemon's deno and V8 flags", async () => {
-        const text = await Deno.readTextFile(launcher);
-        assert.ok(text.includes(` ${DAEMON_RUN_FLAGS.join(" ")} `), text);
-        // …and the bundle built from the packaged sources (scripts/bundle.ts), not main.ts.
-        assert.ok(text.includes(`"$HERE/app/bundle/main.js" "$@"`), text);
-        await Deno.stat(`${release}/app/bundle/main.js`);
-        await Deno.stat(`${release}/app/bundle/api.proto`);
-        await Deno.stat(`${release}/app/bundle/dist/index.html`);
-      });
+      await t.step(
+        "bin/skiff runs the bundle with the daemon's flags and environment",
+        async () => {
+          const text = await Deno.readTextFile(launcher);
+          assert.ok(text.includes(` ${DAEMON_RUN_FLAGS.join(" ")} `), text);
+          for (const [name, value] of Object.entries(DAEMON_ENV)) {
+            assert.match(text, new RegExp(`^export .*\\b${name}=${value}\\b`, "m"), text);
+          }
+          // …and the bundle built from the packaged sources (scripts/bundle.ts), not main.ts.
+          assert.ok(text.includes(`"$HERE/app/bundle/main.js" "$@"`), text);
+          await Deno.stat(`${release}/app/bundle/main.js`);
+          await Deno.stat(`${release}/app/bundle/api.proto`);
+          await Deno.stat(`${release}/app/bundle/dist/index.html`);
+        },
+      );
 
       await t.step("bin/skiff serve under unshare --net answers Version", async () => {
         const state = `${dir}/state`;
