@@ -273,21 +273,39 @@ export async function listContainers(
 }
 
 /** PullImage of `ref` `count` times, removing it before each pull so every pull is fresh. */
+/** What kubelet's relist would see while a pull runs: a read every READ_EVERY_MS. */
+const READ_EVERY_MS = 10;
+
 export async function pullFresh(
   rt: RuntimeUnderTest,
   ref: string,
   count: number,
-): Promise<number[]> {
+): Promise<{ times: number[]; readsDuring: number[] }> {
   const times: number[] = [];
+  const readsDuring: number[] = [];
   for (let i = 0; i < count; i++) {
     const present = await rt.client.call("ImageStatus", { image: { image: ref } });
     if (present.image) await rt.client.call("RemoveImage", { image: { image: ref } });
+    let pulling = true;
+    const reads = (async () => {
+      while (pulling) {
+        const t0 = performance.now();
+        await rt.client.call("ListPodSandbox", {});
+        readsDuring.push(performance.now() - t0);
+        await new Promise((r) => setTimeout(r, READ_EVERY_MS));
+      }
+    })();
     const t0 = performance.now();
-    await rt.client.call("PullImage", { image: { image: ref } });
+    try {
+      await rt.client.call("PullImage", { image: { image: ref } });
+    } finally {
+      pulling = false;
+      await reads;
+    }
     times.push(performance.now() - t0);
   }
   await rt.client.call("RemoveImage", { image: { image: ref } });
-  return times;
+  return { times, readsDuring };
 }
 
 /** Fails unless the pod got an IPv4 address in the runtime's own bridge subnet. */

@@ -68,7 +68,10 @@ Deno.test({
           result.counts.concurrentWidth * result.counts.concurrentRounds,
         );
         assert.equal(r.list.containers, result.counts.listPods * result.counts.listPerPod);
-        assert.equal(r.pulls.length, result.counts.pulls);
+        assert.equal(r.pulls.times.length, result.counts.pulls);
+        // Reads ran while the image was pulled, and every burst's slowest read was kept.
+        assert.ok(r.pulls.readsDuring.length > 0, `${name}: no read during the pulls`);
+        assert.equal(r.mix.burstReadMax?.length, result.counts.mixRounds);
         // One conmon per container (Skiff), one shim per pod (containerd): one each here.
         assert.equal(r.memoryLoaded.monitors, result.counts.memoryPods, `${name} monitors`);
         assert.ok(r.memoryIdle.runtimePssKiB > 0 && r.memoryLoaded.monitorsPssKiB > 0);
