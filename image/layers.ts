@@ -20,6 +20,7 @@ import {
   UnsafeLayerError,
 } from "./unpack/applier.ts";
 import { TarFormatError, TarReader } from "./unpack/tar.ts";
+import { loopSlices as slices } from "../core/work_slices.ts";
 import { SyscallError } from "../linux/fs_syscalls.ts";
 
 export interface LayerRecord {
@@ -105,6 +106,8 @@ export async function* decompress(source: AsyncIterable<Uint8Array>): AsyncGener
 export class LayerStore {
   readonly layersDir: string;
   readonly tmpDir: string;
+  /** Names in tmp/ of deleted layers whose removal is running. */
+  private readonly removing = new Set<string>();
 
   constructor(readonly dir: string, private readonly records: Collection<LayerRecord>) {
     this.layersDir = `${dir}/sha256`;
@@ -156,12 +159,17 @@ export class LayerStore {
     const reader = new TarReader(applier);
     const hash = createHash("sha256");
     try {
+      // In slices: the applier's file operations are synchronous (core/work_slices.ts).
       try {
         for await (const chunk of decompress(source)) {
           hash.update(chunk);
-          reader.push(chunk);
+          for (let off = 0; off < chunk.length;) {
+            off += reader.push(chunk.subarray(off), slices.deadline);
+            await slices.yieldIfDue();
+          }
         }
         reader.finish();
+        while (!applier.restoreDirTimes(slices.deadline)) await slices.yield();
       } catch (e) {
         throw explainApplyError(e, blobDigest, tmp, applier.current);
       }
@@ -187,28 +195,35 @@ export class LayerStore {
       } catch (e) {
         // Already there (a racing unpack finished first): keep that one.
         if (!(e instanceof Deno.errors.AlreadyExists) && !isNotEmpty(e)) throw e;
-        Deno.removeSync(tmp, { recursive: true });
+        await Deno.remove(tmp, { recursive: true });
       }
       this.records.put(chainId, record);
       return record;
     } catch (e) {
       applier.closeOpenFile();
-      try {
-        Deno.removeSync(tmp, { recursive: true });
-      } catch {
-        // nothing to remove
-      }
+      // Off the event loop: a partial layer may hold thousands of files.
+      await Deno.remove(tmp, { recursive: true }).catch(() => {});
       throw e;
     }
   }
 
+  /**
+   * Forgets a layer and removes its directory: renamed out of the store at once, deleted in
+   * the background (thousands of files take seconds on a slow disk, and every CRI call would
+   * wait). A deletion that fails leaves the directory in tmp/, where start-up clears it.
+   */
   delete(chainId: string): void {
     this.records.delete(chainId);
+    const trash = `trash-${crypto.randomUUID()}`;
     try {
-      Deno.removeSync(this.dirFor(chainId), { recursive: true });
+      Deno.renameSync(this.dirFor(chainId), `${this.tmpDir}/${trash}`);
     } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      if (e instanceof Deno.errors.NotFound) return;
+      throw e;
     }
+    this.removing.add(trash);
+    Deno.remove(`${this.tmpDir}/${trash}`, { recursive: true })
+      .then(() => this.removing.delete(trash), () => this.removing.delete(trash));
   }
 
   /** Chain IDs of directories on disk. */
@@ -230,8 +245,9 @@ export class LayerStore {
     return n;
   }
 
+  /** Entries of tmp/: unfinished unpacks and failed deletions (not those still running). */
   tempCount(): number {
-    return [...Deno.readDirSync(this.tmpDir)].length;
+    return [...Deno.readDirSync(this.tmpDir)].filter((e) => !this.removing.has(e.name)).length;
   }
 }
 

@@ -220,15 +220,25 @@ export class LayerApplier implements TarSink {
   /** Sets directory times, deepest first (writing into a dir changes its mtime). */
   finish(): ApplyStats {
     this.closeOpenFile();
-    for (let i = this.dirTimes.length - 1; i >= 0; i--) {
+    this.restoreDirTimes();
+    return this.stats;
+  }
+
+  /**
+   * Sets the directories' mtimes, deepest first (after everything inside them was written),
+   * until done or `pauseAt` (a `performance.now()` time); true when done.
+   */
+  restoreDirTimes(pauseAt = Infinity): boolean {
+    for (let d = this.dirTimes.pop(); d; d = this.dirTimes.pop()) {
       try {
-        lutimes(this.dirTimes[i].path, this.dirTimes[i].mtime);
+        lutimes(d.path, d.mtime);
       } catch (e) {
         // a later entry of this layer replaced that directory
         if (!(e instanceof SyscallError && e.errno === 2)) throw e;
       }
+      if (performance.now() >= pauseAt) return this.dirTimes.length === 0;
     }
-    return this.stats;
+    return true;
   }
 
   /** Closes a file left open by a failed stream (the caller then removes the root). */

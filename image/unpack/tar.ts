@@ -165,13 +165,19 @@ export class TarReader {
 
   constructor(private readonly sink: TarSink) {}
 
-  push(chunk: Uint8Array): void {
+  /**
+   * Reads `chunk`, handing entries to the sink; returns the bytes consumed. With `pauseAt`
+   * (a `performance.now()` time) it stops early at the first entry boundary at or after it,
+   * so a caller can give the event loop a turn between entries and push the rest later.
+   */
+  push(chunk: Uint8Array, pauseAt = Infinity): number {
     let off = 0;
     while (off < chunk.length) {
       switch (this.state) {
         case "done":
-          return;
+          return chunk.length;
         case "header": {
+          if (this.headerFill === 0 && off > 0 && performance.now() >= pauseAt) return off;
           const n = Math.min(BLOCK - this.headerFill, chunk.length - off);
           this.header.set(chunk.subarray(off, off + n), this.headerFill);
           this.headerFill += n;
@@ -207,6 +213,7 @@ export class TarReader {
         }
       }
     }
+    return off;
   }
 
   /** Call at end of input: throws when the archive stopped mid-entry. */

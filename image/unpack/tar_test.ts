@@ -134,6 +134,29 @@ Deno.test("tar: ustar prefix, PAX path and binary xattrs, GNU long names, base-2
   assertEquals(entries[1].header.mode, 0o644);
 });
 
+Deno.test("tar: a push paused at an entry boundary resumes where it stopped", () => {
+  const whole = read(sample);
+  const out: Read[] = [];
+  const dec = new TextDecoder();
+  const reader = new TarReader({
+    entry: (h) => out.push({ header: h, body: "" }),
+    data: (c) => out[out.length - 1].body += dec.decode(c),
+    entryEnd: () => {},
+  });
+  let pushes = 0;
+  for (let off = 0; off < sample.length; pushes++) {
+    const before = out.length;
+    // A deadline already past: each push stops at the first entry boundary after its start.
+    const n = reader.push(sample.subarray(off), 0);
+    assert.ok(n > 0, "a push always makes progress");
+    assert.ok(out.length - before <= 1, "no more than one entry per paused push");
+    off += n;
+  }
+  reader.finish();
+  assertEquals(out, whole);
+  assert.ok(pushes > whole.length, `${pushes} pushes for ${whole.length} entries`);
+});
+
 Deno.test("tar: any chunking gives the same entries", () => {
   const whole = read(sample);
   for (const size of [1, 7, 511, 512, 513, 4096]) {
