@@ -75,13 +75,16 @@ export class BlobWriter {
     }
   }
 
-  /** Verifies, fsyncs and renames into place. Removes the temp file on failure. */
-  commit(): void {
+  /**
+   * Verifies, fsyncs and renames into place. Removes the temp file on failure. The fsync is
+   * off the event loop: flushing a large blob can take seconds, and every call would wait.
+   */
+  async commit(): Promise<void> {
     if (this.done) return;
     try {
       this.verify();
       this.done = true;
-      this.file.syncSync();
+      await this.file.sync();
       this.file.close();
       Deno.renameSync(this.tempPath, this.store.path(this.digest));
     } catch (e) {
@@ -153,7 +156,7 @@ export class ContentStore {
   }
 
   /** Stores bytes already in memory (manifests, configs) after verifying them. */
-  put(digest: string, bytes: Uint8Array): void {
+  async put(digest: string, bytes: Uint8Array): Promise<void> {
     if (this.has(digest)) return;
     const w = this.writer(digest, bytes.length);
     try {
@@ -162,7 +165,7 @@ export class ContentStore {
       w.abort();
       throw e;
     }
-    w.commit();
+    await w.commit();
   }
 
   delete(digest: string): boolean {

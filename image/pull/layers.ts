@@ -180,7 +180,7 @@ async function downloadAndUnpack(
     } else {
       await ctx.layers.unpack(l.chainId, l.diffId, l.digest, tap(), () => writer.verify());
     }
-    writer.commit();
+    await writer.commit();
   } catch (e) {
     local.abort(e);
     writer.abort();

@@ -43,7 +43,7 @@ export async function pullImage(
     } finally {
       releaseLayers();
     }
-    const record = commit(ctx, resolved, config, layers);
+    const record = await commit(ctx, resolved, config, layers);
     save(record, taggedName(ref), digestedName(ref, resolved.top.digest));
     ctx.log.info("image pulled", {
       image: name,
@@ -59,16 +59,16 @@ export async function pullImage(
 }
 
 /** Everything is in place: store the config and manifests, and describe the image. */
-function commit(
+async function commit(
   ctx: PullContext,
   resolved: ResolvedManifest,
   config: FetchedConfig,
   layers: LayerDescriptor[],
-): ImageRecord {
+): Promise<ImageRecord> {
   const { top, manifest } = resolved;
-  ctx.content.put(resolved.config.digest, config.bytes);
-  ctx.content.put(top.digest, top.bytes);
-  if (manifest !== top) ctx.content.put(manifest.digest, manifest.bytes);
+  await ctx.content.put(resolved.config.digest, config.bytes);
+  await ctx.content.put(top.digest, top.bytes);
+  if (manifest !== top) await ctx.content.put(manifest.digest, manifest.bytes);
   const json = config.json;
   return {
     id: resolved.config.digest,
