@@ -438,6 +438,9 @@ async function startSkiff(registry: TestRegistry): Promise<RuntimeUnderTest> {
     cgroupParent,
     runtimePid: () => s.pid!,
     monitorPids: () => pidsByComm("conmon", s.dir),
+    imageDataDirs: ["content/blobs/sha256", "layers/sha256", "layers/tmp"].map((d) =>
+      `${s.rootDir}/image/${d}`
+    ),
   };
 }
 
@@ -466,6 +469,10 @@ async function startContainerd(
     cgroupParent,
     runtimePid: () => c.pid!,
     monitorPids: () => c.shimPids(),
+    imageDataDirs: [
+      `${c.rootDir}/io.containerd.content.v1.content/blobs/sha256`,
+      `${c.rootDir}/io.containerd.snapshotter.v1.overlayfs/snapshots`,
+    ],
   };
 }
 

@@ -21,6 +21,8 @@ export interface RuntimeUnderTest {
   runtimePid(): number;
   /** Its per-pod/per-container helper processes: conmons (Skiff) or shims (containerd). */
   monitorPids(): number[];
+  /** Directories holding its image data (blobs, layers or snapshots, removals under way). */
+  imageDataDirs: string[];
 }
 
 export interface PodHandle {
@@ -276,6 +278,12 @@ export async function listContainers(
 /** What kubelet's relist would see while a pull runs: a read every READ_EVERY_MS. */
 const READ_EVERY_MS = 10;
 
+/**
+ * Fresh pulls: before each, the image is removed and the runtime's image data back where it
+ * was before the first pull. Both runtimes remove data in the background (containerd's
+ * garbage collector, Skiff's layer deletion), and a pull timed while that still runs, or
+ * before it ran, is not a fresh pull.
+ */
 export async function pullFresh(
   rt: RuntimeUnderTest,
   ref: string,
@@ -283,9 +291,11 @@ export async function pullFresh(
 ): Promise<{ times: number[]; readsDuring: number[] }> {
   const times: number[] = [];
   const readsDuring: number[] = [];
+  await removeImage(rt, ref);
+  const baseline = await settledEntries(rt, Infinity);
   for (let i = 0; i < count; i++) {
-    const present = await rt.client.call("ImageStatus", { image: { image: ref } });
-    if (present.image) await rt.client.call("RemoveImage", { image: { image: ref } });
+    await removeImage(rt, ref);
+    await settledEntries(rt, baseline);
     let pulling = true;
     const reads = (async () => {
       while (pulling) {
@@ -304,8 +314,44 @@ export async function pullFresh(
     }
     times.push(performance.now() - t0);
   }
-  await rt.client.call("RemoveImage", { image: { image: ref } });
+  await removeImage(rt, ref);
   return { times, readsDuring };
+}
+
+async function removeImage(rt: RuntimeUnderTest, ref: string): Promise<void> {
+  const present = await rt.client.call("ImageStatus", { image: { image: ref } });
+  if (present.image) await rt.client.call("RemoveImage", { image: { image: ref } });
+}
+
+/**
+ * Waits until the runtime's image data holds at most `target` entries and stopped changing
+ * (at most 30 s, then says so and goes on); returns the count.
+ */
+async function settledEntries(rt: RuntimeUnderTest, target: number): Promise<number> {
+  const deadline = performance.now() + 30_000;
+  let last = -1;
+  for (;;) {
+    const n = await imageDataEntries(rt);
+    if (n <= target && n === last) return n;
+    if (performance.now() > deadline) {
+      console.error(`[compare] ${rt.name}: image data at ${n} entries, not ${target}, after 30 s`);
+      return n;
+    }
+    last = n;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function imageDataEntries(rt: RuntimeUnderTest): Promise<number> {
+  let n = 0;
+  for (const dir of rt.imageDataDirs) {
+    try {
+      for await (const _ of Deno.readDir(dir)) n++;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+  return n;
 }
 
 /** Fails unless the pod got an IPv4 address in the runtime's own bridge subnet. */
