@@ -106,14 +106,17 @@ export async function* decompress(source: AsyncIterable<Uint8Array>): AsyncGener
 export class LayerStore {
   readonly layersDir: string;
   readonly tmpDir: string;
-  /** Names in tmp/ of deleted layers whose removal is running. */
-  private readonly removing = new Set<string>();
+  /** Deleted layers' directories, until their removal (in the background) is done. */
+  readonly trashDir: string;
+  private readonly removals = new Set<Promise<void>>();
 
   constructor(readonly dir: string, private readonly records: Collection<LayerRecord>) {
     this.layersDir = `${dir}/sha256`;
     this.tmpDir = `${dir}/tmp`;
+    this.trashDir = `${dir}/trash`;
     Deno.mkdirSync(this.layersDir, { recursive: true, mode: 0o711 });
     Deno.mkdirSync(this.tmpDir, { recursive: true, mode: 0o700 });
+    Deno.mkdirSync(this.trashDir, { recursive: true, mode: 0o700 });
   }
 
   dirFor(chainId: string): string {
@@ -153,6 +156,8 @@ export class LayerStore {
     /** Runs after the content checks, before the layer is renamed into place. */
     beforeCommit?: () => void,
   ): Promise<LayerRecord> {
+    // Space freed by deleting layers (kubelet's image GC) is there before this one fills it.
+    await this.removed();
     const tmp = Deno.makeTempDirSync({ dir: this.tmpDir, prefix: "unpack-" });
     Deno.chmodSync(tmp, 0o755);
     const applier = new LayerApplier(tmp);
@@ -208,22 +213,28 @@ export class LayerStore {
   }
 
   /**
-   * Forgets a layer and removes its directory: renamed out of the store at once, deleted in
-   * the background (thousands of files take seconds on a slow disk, and every CRI call would
-   * wait). A deletion that fails leaves the directory in tmp/, where start-up clears it.
+   * Forgets a layer and removes its directory: renamed into trash/ at once, deleted in the
+   * background (thousands of files take seconds on a slow disk, and every CRI call would
+   * wait). Unpacks wait for those deletions; one that fails stays in trash/ for start-up.
    */
   delete(chainId: string): void {
     this.records.delete(chainId);
-    const trash = `trash-${crypto.randomUUID()}`;
+    const trash = `${this.trashDir}/${crypto.randomUUID()}`;
     try {
-      Deno.renameSync(this.dirFor(chainId), `${this.tmpDir}/${trash}`);
+      Deno.renameSync(this.dirFor(chainId), trash);
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) return;
       throw e;
     }
-    this.removing.add(trash);
-    Deno.remove(`${this.tmpDir}/${trash}`, { recursive: true })
-      .then(() => this.removing.delete(trash), () => this.removing.delete(trash));
+    const removal: Promise<void> = Deno.remove(trash, { recursive: true })
+      .catch(() => {})
+      .finally(() => this.removals.delete(removal));
+    this.removals.add(removal);
+  }
+
+  /** Resolves once the deletions started so far are done (or failed). */
+  async removed(): Promise<void> {
+    while (this.removals.size > 0) await Promise.all(this.removals);
   }
 
   /** Chain IDs of directories on disk. */
@@ -235,8 +246,14 @@ export class LayerStore {
     return out;
   }
 
-  /** Removes unfinished unpacks (call only when none runs: at start-up). */
+  /**
+   * Removes unfinished unpacks, and deleted layers a stopped Skiff had not finished removing
+   * (call only when none runs: at start-up). Returns the unpacks.
+   */
   clearTemp(): number {
+    for (const e of Deno.readDirSync(this.trashDir)) {
+      Deno.removeSync(`${this.trashDir}/${e.name}`, { recursive: true });
+    }
     let n = 0;
     for (const e of Deno.readDirSync(this.tmpDir)) {
       Deno.removeSync(`${this.tmpDir}/${e.name}`, { recursive: true });
@@ -245,9 +262,8 @@ export class LayerStore {
     return n;
   }
 
-  /** Entries of tmp/: unfinished unpacks and failed deletions (not those still running). */
   tempCount(): number {
-    return [...Deno.readDirSync(this.tmpDir)].filter((e) => !this.removing.has(e.name)).length;
+    return [...Deno.readDirSync(this.tmpDir)].length;
   }
 }
 

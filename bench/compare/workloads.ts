@@ -274,7 +274,6 @@ export async function listContainers(
   }
 }
 
-/** PullImage of `ref` `count` times, removing it before each pull so every pull is fresh. */
 /** What kubelet's relist would see while a pull runs: a read every READ_EVERY_MS. */
 const READ_EVERY_MS = 10;
 
@@ -296,26 +295,34 @@ export async function pullFresh(
   for (let i = 0; i < count; i++) {
     await removeImage(rt, ref);
     await settledEntries(rt, baseline);
-    let pulling = true;
-    const reads = (async () => {
-      while (pulling) {
-        const t0 = performance.now();
-        await rt.client.call("ListPodSandbox", {});
-        readsDuring.push(performance.now() - t0);
-        await new Promise((r) => setTimeout(r, READ_EVERY_MS));
-      }
-    })();
+    const stopReads = readEvery(rt, READ_EVERY_MS, readsDuring);
     const t0 = performance.now();
     try {
       await rt.client.call("PullImage", { image: { image: ref } });
     } finally {
-      pulling = false;
-      await reads;
+      await stopReads();
     }
     times.push(performance.now() - t0);
   }
   await removeImage(rt, ref);
   return { times, readsDuring };
+}
+
+/** Times a ListPodSandbox every `ms` into `into` until the returned function is called. */
+function readEvery(rt: RuntimeUnderTest, ms: number, into: number[]): () => Promise<void> {
+  let on = true;
+  const loop = (async () => {
+    while (on) {
+      const t0 = performance.now();
+      await rt.client.call("ListPodSandbox", {});
+      into.push(performance.now() - t0);
+      await new Promise((r) => setTimeout(r, ms));
+    }
+  })();
+  return () => {
+    on = false;
+    return loop;
+  };
 }
 
 async function removeImage(rt: RuntimeUnderTest, ref: string): Promise<void> {
