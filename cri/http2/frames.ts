@@ -73,13 +73,14 @@ export class ConnectionError extends Error {
   }
 }
 
+/** An empty buffer, shared: what the reader holds between frames. */
+const NOTHING = new Uint8Array(0);
+
 /**
  * Splits the client's bytes into frames: checks the connection preface first, refuses a
  * frame longer than `maxFrameSize` (the SETTINGS_MAX_FRAME_SIZE the server advertised)
  * before buffering it.
  */
-const NOTHING = new Uint8Array(0);
-
 export class FrameReader {
   private buffer: Uint8Array = NOTHING;
   private prefaceSeen = false;
